@@ -1,0 +1,1 @@
+"""Event-sourced call controller for a hosted business telephone exchange."""

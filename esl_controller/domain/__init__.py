@@ -1,0 +1,1 @@
+"""Aggregates and value objects. No I/O: no sockets, no gevent, no SQL, no click."""

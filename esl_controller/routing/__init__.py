@@ -1,0 +1,1 @@
+"""Pure call logic: scripts that yield Actions and receive Outcomes. No I/O, no clock reads."""

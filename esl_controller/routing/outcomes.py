@@ -1,0 +1,50 @@
+"""What happened when the switch carried out an action; sent back into the script."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from esl_controller.routing.causes import HangupCause
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The action completed (answered, played ...)."""
+
+
+class RingResult(enum.Enum):
+    ANSWERED = "answered"  # bridged; the outcome arrives when the conversation ended
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    NOT_REACHABLE = "not-reachable"  # no registered device
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+
+_RING_RESULTS = {
+    HangupCause.USER_BUSY: RingResult.BUSY,
+    HangupCause.NO_ANSWER: RingResult.NO_ANSWER,
+    HangupCause.NO_USER_RESPONSE: RingResult.NO_ANSWER,
+    HangupCause.ALLOTTED_TIMEOUT: RingResult.NO_ANSWER,
+    HangupCause.RECOVERY_ON_TIMER_EXPIRE: RingResult.NO_ANSWER,
+    HangupCause.USER_NOT_REGISTERED: RingResult.NOT_REACHABLE,
+    HangupCause.SUBSCRIBER_ABSENT: RingResult.NOT_REACHABLE,
+    HangupCause.CALL_REJECTED: RingResult.REJECTED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Rang:
+    """Result of a Ring: who answered, or why nobody did."""
+
+    result: RingResult
+    cause: HangupCause
+    answered_by: str | None = None
+
+    @classmethod
+    def failed_with(cls, cause: HangupCause) -> Rang:
+        return cls(_RING_RESULTS.get(cause, RingResult.FAILED), cause)
+
+
+Outcome = Done | Rang

@@ -1,0 +1,164 @@
+"""The directory: enterprises and users as routing and FreeSWITCH see them.
+
+An in-memory fold over configuration events (``apply``), kept current by following the
+notification log. Routing reads it on every call; the HTTP endpoint renders it as the XML
+FreeSWITCH's mod_xml_curl asks for. Rebuilding it from zero gives the same state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEvent
+
+from esl_controller.domain.enterprises import Enterprise
+from esl_controller.domain.users import User
+
+CONFIG_EVENTS: dict[type[Any], tuple[str, ...]] = {
+    Enterprise: ("EnterpriseCreated", "NumberAssigned", "NumberReleased"),
+    User: ("UserCreated", "UserReinstated", "UserRemoved"),
+}
+TOPICS: tuple[str, ...] = tuple(
+    f"{cls.__module__}:{cls.__qualname__}.{name}"
+    for cls, names in CONFIG_EVENTS.items()
+    for name in names
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EnterpriseView:
+    id: UUID
+    name: str
+    domain: str
+    timezone: str
+    country: str
+    extension_low: int
+    extension_high: int
+    numbers: tuple[str, ...] = ()
+
+    def in_plan(self, extension: str) -> bool:
+        return extension.isdigit() and self.extension_low <= int(extension) <= self.extension_high
+
+
+@dataclass(frozen=True, slots=True)
+class UserView:
+    id: UUID
+    enterprise_id: UUID
+    extension: str
+    name: str
+    number: str | None
+    email: str | None
+    sip_a1_hash: str | None
+    has_password: bool
+    has_pin: bool
+    no_answer_seconds: int
+
+
+class Directory:
+    """Enterprises and users, indexed the ways routing looks them up."""
+
+    def __init__(self) -> None:
+        self.enterprises: dict[UUID, EnterpriseView] = {}
+        self.users: dict[UUID, UserView] = {}
+        self.position = 0
+        self._identity: dict[UUID, tuple[UUID, str]] = {}  # user id -> (enterprise, ext)
+        self._by_ext: dict[tuple[UUID, str], UUID] = {}
+        self._by_user_number: dict[str, UUID] = {}
+        self._by_enterprise_number: dict[str, UUID] = {}
+        self._by_domain: dict[str, UUID] = {}
+        self._by_name: dict[str, UUID] = {}
+
+    # -- fold --------------------------------------------------------------------------
+    def apply(self, event: DomainEvent) -> None:
+        """Fold one configuration event into the directory (other events are ignored)."""
+        handler = getattr(self, "_on_" + type(event).__name__, None)
+        if handler is not None:
+            handler(event.originator_id, event)
+
+    def _on_EnterpriseCreated(self, eid: UUID, e: Any) -> None:
+        view = EnterpriseView(
+            eid, e.name, e.domain, e.timezone, e.country, e.extension_low, e.extension_high
+        )
+        self.enterprises[eid] = view
+        self._by_domain[view.domain.lower()] = eid
+        self._by_name[view.name.lower()] = eid
+
+    def _on_NumberAssigned(self, eid: UUID, e: Any) -> None:
+        ent = self.enterprises[eid]
+        self.enterprises[eid] = replace(ent, numbers=(*ent.numbers, e.number))
+        self._by_enterprise_number[e.number] = eid
+
+    def _on_NumberReleased(self, eid: UUID, e: Any) -> None:
+        ent = self.enterprises[eid]
+        self.enterprises[eid] = replace(ent, numbers=tuple(n for n in ent.numbers if n != e.number))
+        self._by_enterprise_number.pop(e.number, None)
+
+    def _on_UserCreated(self, uid: UUID, e: Any) -> None:
+        self._identity[uid] = (e.enterprise_id, e.extension)
+        self._put_user(uid, e)
+
+    def _on_UserReinstated(self, uid: UUID, e: Any) -> None:
+        self._put_user(uid, e)
+
+    def _put_user(self, uid: UUID, e: Any) -> None:
+        enterprise_id, extension = self._identity[uid]
+        user = UserView(
+            id=uid,
+            enterprise_id=enterprise_id,
+            extension=extension,
+            name=e.name,
+            number=e.number,
+            email=e.email,
+            sip_a1_hash=e.sip_a1_hash,
+            has_password=e.sip_password_hash is not None,
+            has_pin=e.pin_hash is not None,
+            no_answer_seconds=e.no_answer_seconds,
+        )
+        self.users[uid] = user
+        self._by_ext[(enterprise_id, extension)] = uid
+        if user.number:
+            self._by_user_number[user.number] = uid
+
+    def _on_UserRemoved(self, uid: UUID, e: Any) -> None:
+        user = self.users.pop(uid)
+        self._by_ext.pop((user.enterprise_id, user.extension), None)
+        if user.number:
+            self._by_user_number.pop(user.number, None)
+
+    # -- lookups -------------------------------------------------------------------------
+    def enterprise_named(self, name: str) -> EnterpriseView | None:
+        eid = self._by_name.get(name.strip().lower())
+        return None if eid is None else self.enterprises[eid]
+
+    def enterprise_for_domain(self, domain: str) -> EnterpriseView | None:
+        eid = self._by_domain.get(domain.strip().lower())
+        return None if eid is None else self.enterprises[eid]
+
+    def user(self, enterprise_id: UUID, extension: str) -> UserView | None:
+        uid = self._by_ext.get((enterprise_id, extension))
+        return None if uid is None else self.users[uid]
+
+    def users_of(self, enterprise_id: UUID) -> list[UserView]:
+        found = [u for u in self.users.values() if u.enterprise_id == enterprise_id]
+        return sorted(found, key=lambda u: (len(u.extension), u.extension))
+
+    def user_with_number(self, e164: str) -> UserView | None:
+        uid = self._by_user_number.get(e164)
+        return None if uid is None else self.users[uid]
+
+    def enterprise_with_number(self, e164: str) -> EnterpriseView | None:
+        """The enterprise owning ``e164``, as a user's number or an enterprise number."""
+        user = self.user_with_number(e164)
+        if user is not None:
+            return self.enterprises[user.enterprise_id]
+        eid = self._by_enterprise_number.get(e164)
+        return None if eid is None else self.enterprises[eid]
+
+    def state(self) -> dict[str, Any]:
+        """A comparable plain form (for rebuild-equals-live checks)."""
+        return {
+            "enterprises": dict(sorted(self.enterprises.items())),
+            "users": dict(sorted(self.users.items())),
+        }
