@@ -144,6 +144,9 @@ class Pbx(Application[UUID]):
         self.save(enterprise)
         return number
 
+    def enterprises_name(self, enterprise_id: UUID) -> str:
+        return self.directory().enterprises[enterprise_id].name
+
     # -- users ---------------------------------------------------------------------------
     def user(self, enterprise_name: str | None, extension: str) -> UserView:
         ent = self.enterprise(enterprise_name)
@@ -171,6 +174,8 @@ class Pbx(Application[UUID]):
                 f"extension {extension!r} is outside the plan of {ent.name!r} "
                 f"({ent.extension_low}-{ent.extension_high})"
             )
+        if extension in numbers.EMERGENCY_NUMBERS:
+            raise ValidationError(f"extension {extension} is an emergency number")
         if directory.user(ent.id, extension) is not None:
             raise ValidationError(f"extension {extension} already exists in {ent.name!r}")
         name = name.strip()

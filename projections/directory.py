@@ -39,7 +39,10 @@ class EnterpriseView:
     numbers: tuple[str, ...] = ()
 
     def in_plan(self, extension: str) -> bool:
-        return extension.isdigit() and self.extension_low <= int(extension) <= self.extension_high
+        """ASCII digits without a leading zero, between the plan's bounds."""
+        if not (extension.isascii() and extension.isdigit()) or extension.startswith("0"):
+            return False
+        return self.extension_low <= int(extension) <= self.extension_high
 
 
 @dataclass(frozen=True, slots=True)

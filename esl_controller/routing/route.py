@@ -65,12 +65,13 @@ def _from_user(
         f"caller is {caller.extension} ({caller.name}) of {enterprise.name}",
     )
     dialled = ctx.destination
+    if dialled in EMERGENCY_NUMBERS:
+        # Before extensions: an emergency call must never ring a colleague.
+        return _outgoing(ctx, enterprise, caller, dialled, settings, trace)
     callee = directory.user(enterprise.id, dialled)
     if callee is not None:
         trace.add("destination", "extension", f"{dialled} is the extension of {callee.name}")
         return _to_user(ctx, enterprise, callee, caller, trace, internal=True)
-    if dialled in EMERGENCY_NUMBERS:
-        return _outgoing(ctx, enterprise, caller, dialled, settings, trace)
     e164 = try_normalise(dialled, enterprise.country)
     if e164 is None:
         trace.add("destination", "no such number", f"{dialled!r} is no extension or number")

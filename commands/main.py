@@ -1,0 +1,73 @@
+"""``pbx``: nouns as groups, verbs as subcommands. Bad input: one line, exit status 2."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+import commands  # noqa: F401  (gevent patching first)
+from esl_controller.application import Pbx
+from esl_controller.errors import PbxError
+
+
+class Context:
+    """Lazily opened store, shared by the subcommands of one invocation."""
+
+    def __init__(self, db: str | None) -> None:
+        self.db = db
+        self._app: Pbx | None = None
+
+    @property
+    def app(self) -> Pbx:
+        if self._app is None:
+            self._app = Pbx(self.db)
+        return self._app
+
+
+@click.group()
+@click.option(
+    "--db",
+    envvar="PBX_DB_URL",
+    default=None,
+    help="SQLAlchemy URL of the event store (default: sqlite:///var/pbx.sqlite).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level to stderr.")
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, verbose: bool) -> None:
+    """Call controller for a hosted business telephone exchange behind FreeSWITCH."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = Context(db)
+
+
+def _register() -> None:
+    from commands import blf, calls, enterprises, events, serve, simulate, users
+
+    for module in (enterprises, users, calls, events, blf, serve, simulate):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: every failure is one line on stderr; bad input exits 2."""
+    try:
+        return cli.main(args=argv, prog_name="pbx", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(2)
+    except PbxError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,85 @@
+"""``pbx serve``: run the controller FreeSWITCH hands every call to."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from pathlib import Path
+
+import click
+import gevent
+
+from commands.main import Context
+from esl_controller.bootstrap import Controller, ServeConfig, parse_address
+
+
+def _address(value: str | None, default_port: int, what: str) -> tuple[str, int] | None:
+    if value is None:
+        return None
+    try:
+        return parse_address(value, default_port)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=what) from None
+
+
+def read_password(path: str | None) -> str | None:
+    """The inbound ESL password: from a file, else PBX_ESL_PASSWORD; never logged."""
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise click.BadParameter(f"cannot read {path}: {exc.strerror}",
+                                     param_hint="--esl-password-file") from None
+        if not text:
+            raise click.BadParameter(f"{path} is empty", param_hint="--esl-password-file")
+        return text
+    return os.environ.get("PBX_ESL_PASSWORD") or None
+
+
+@click.command("serve")
+@click.option("--listen", default="127.0.0.1:8084", show_default=True,
+              help="Where FreeSWITCH's dialplan `socket` connects (outbound ESL).")
+@click.option("--http", default="127.0.0.1:8085", show_default=True,
+              help="Directory for mod_xml_curl; 'off' to disable.")
+@click.option("--esl", default=None, help="FreeSWITCH's inbound ESL HOST:PORT for BLF presence.")
+@click.option("--esl-password-file", default=None, help="File holding the inbound ESL password.")
+@click.option("--gateway", default=None, help="SIP gateway for external calls (sofia/gateway/NAME).")
+@click.pass_obj
+def serve(
+    obj: Context, listen: str, http: str, esl: str | None, esl_password_file: str | None,
+    gateway: str | None,
+) -> None:
+    """Run the controller until interrupted (Ctrl-C / SIGTERM)."""
+    password = read_password(esl_password_file)
+    if esl is not None and password is None:
+        raise click.UsageError("--esl needs --esl-password-file or PBX_ESL_PASSWORD")
+    if password == "ClueCon":
+        raise click.UsageError("refusing FreeSWITCH's default ESL password 'ClueCon'")
+    if gateway is not None and not gateway.replace("-", "").replace("_", "").isalnum():
+        raise click.BadParameter(f"invalid gateway name {gateway!r}", param_hint="--gateway")
+    config = ServeConfig(
+        db_url=obj.db,
+        listen=_address(listen, 8084, "--listen") or ("127.0.0.1", 8084),
+        http=None if http == "off" else _address(http, 8085, "--http"),
+        esl=_address(esl, 8021, "--esl"),
+        esl_password=password,
+        gateway=gateway,
+    )
+    logging.getLogger().setLevel(logging.INFO)
+    controller = Controller(config).start()
+    host, port = controller.esl_address
+    click.echo(f"pbx controller listening for FreeSWITCH on {host}:{port}", err=True)
+    if controller.http is not None:
+        click.echo("directory for mod_xml_curl on http://%s:%d/directory" % controller.http.address,
+                   err=True)
+    click.echo(f"event store: {controller.app.db_url}", err=True)
+    stopping = gevent.event.Event()
+    gevent.signal_handler(signal.SIGTERM, stopping.set)
+    gevent.signal_handler(signal.SIGINT, stopping.set)
+    stopping.wait()
+    click.echo("stopping: finishing calls in progress", err=True)
+    controller.stop()
+
+
+COMMANDS = [serve]

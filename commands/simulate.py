@@ -1,0 +1,106 @@
+"""``pbx simulate call``: one call through the real controller against the simulator."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import click
+
+from commands.calls import explain_call
+from commands.common import enterprise_option, json_option
+from commands.main import Context
+from commands.output import emit_json
+from esl_controller.bootstrap import Controller, ServeConfig
+from esl_controller.simulator import CallSpec, Endpoint, FakeSwitch
+
+BEHAVIOURS = ("answer", "busy", "no-answer", "unregistered", "reject")
+
+
+def parse_endpoint(text: str) -> tuple[str, str]:
+    key, sep, behaviour = text.partition("=")
+    if not sep or not key or behaviour not in BEHAVIOURS:
+        raise click.BadParameter(
+            f"{text!r}: use EXT=answer|busy|no-answer|unregistered|reject",
+            param_hint="--endpoint",
+        )
+    return key, behaviour
+
+
+@click.group("simulate")
+def simulate() -> None:
+    """Drive the controller with the built-in FreeSWITCH simulator."""
+
+
+@simulate.command("call")
+@click.option("--from", "caller", required=True, help="Calling extension, or an outside number.")
+@click.option("--to", "destination", required=True, help="Dialled extension or number.")
+@click.option("--endpoint", "endpoints", multiple=True,
+              help="How a rung phone behaves: EXT=answer|busy|no-answer|unregistered|reject "
+                   "(default: users answer; others count as not registered).")
+@click.option("--hangup-after", type=float, default=None,
+              help="The caller hangs up after this many (simulated) seconds.")
+@click.option("--talk", type=float, default=2.0, show_default=True,
+              help="Seconds of conversation once answered (simulated).")
+@click.option("--time-scale", type=click.FloatRange(0.001, 1.0), default=0.05, show_default=True,
+              help="Simulated seconds run this much faster (0.05 = 20x).")
+@click.option("--gateway", default="trunk", show_default=True)
+@enterprise_option
+@json_option
+@click.pass_obj
+def call(
+    obj: Context, caller: str, destination: str, endpoints: tuple[str, ...],
+    hangup_after: float | None, talk: float, time_scale: float, gateway: str,
+    enterprise: str | None, as_json: bool,
+) -> None:
+    """Place one call and print the route it took."""
+    behaviour = dict(parse_endpoint(e) for e in endpoints)
+    app = obj.app
+    ent = app.enterprise(enterprise)
+    directory = app.directory()
+    internal = directory.user(ent.id, caller) is not None
+    table = {
+        u.extension: Endpoint(behaviour.pop(u.extension, "answer"), 1.0, talk)
+        for u in directory.users_of(ent.id)
+    }
+    table.update({key: Endpoint(b, 1.0, talk) for key, b in behaviour.items()})
+    logging.getLogger().setLevel(logging.ERROR)
+    controller = Controller(
+        ServeConfig(db_url=obj.db, listen=("127.0.0.1", 0), http=None, gateway=gateway)
+    ).start()
+    try:
+        host, port = controller.esl_address
+        switch = FakeSwitch(host, port, endpoints=table, time_scale=time_scale)
+        spec = CallSpec(
+            caller=caller,
+            destination=destination,
+            auth_user=caller if internal else None,
+            domain=ent.domain if internal else None,
+            hangup_after=hangup_after,
+            call_uuid=str(uuid.uuid4()),
+        )
+        result = switch.place_call(spec, timeout=120)
+    finally:
+        controller.stop()
+    lines = explain_call(app, result.call_uuid)
+    if as_json:
+        emit_json(
+            {
+                "call_id": result.call_uuid,
+                "apps": [list(a) for a in result.apps],
+                "bridged_to": result.bridged_to,
+                "hangup_cause": result.hangup_cause,
+                "explanation": lines,
+            }
+        )
+        return
+    for app_name, arg in result.apps:
+        click.echo(f"switch ran: {app_name} {arg or ''}".rstrip())
+    click.echo(f"switch result: hangup {result.hangup_cause}"
+               + (f", connected to {result.bridged_to}" if result.bridged_to else ""))
+    click.echo("")
+    for line in lines:
+        click.echo(line)
+
+
+COMMANDS = [simulate]

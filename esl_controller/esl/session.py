@@ -1,0 +1,269 @@
+"""Drives one call: runs its routing script and carries out each action over ESL.
+
+A thin executor. The script (esl_controller.routing) decides; this module turns Actions into
+``sendmsg`` commands, FreeSWITCH's events into Outcomes, and records every step that matters
+as an event on the call's aggregate. Every wait has a timeout. The caller hanging up at any
+moment closes the script and ends the call cleanly.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from greenswitch.esl import OutboundSessionHasGoneAway
+
+from esl_controller.call_writer import CallWriter
+from esl_controller.domain.calls import Call
+from esl_controller.errors import StoreUnavailableError
+from esl_controller.esl.headers import parse_channel_data
+from esl_controller.esl.server import ControllerSession
+from esl_controller.routing import announcements
+from esl_controller.routing.actions import (
+    Action,
+    Answer,
+    Hangup,
+    Playback,
+    PreAnswer,
+    Ring,
+)
+from esl_controller.routing.causes import HangupCause
+from esl_controller.routing.context import CallContext
+from esl_controller.routing.outcomes import Done, Outcome, Rang, RingResult
+from esl_controller.routing.route import route_call
+from esl_controller.routing.script import RoutingSettings
+from esl_controller.routing.trace import Trace
+from projections.directory import Directory
+
+log = logging.getLogger(__name__)
+
+COMMAND_TIMEOUT = 5.0
+MEDIA_TIMEOUT = 60.0
+MAX_CALL_SECONDS = 4 * 3600
+LINGER_SECONDS = 30
+OUTCOME_BY_RESULT = {
+    RingResult.BUSY: "busy",
+    RingResult.NO_ANSWER: "no-answer",
+    RingResult.NOT_REACHABLE: "not-reachable",
+    RingResult.REJECTED: "rejected",
+    RingResult.FAILED: "failed",
+}
+
+
+class CallerGoneError(Exception):
+    """The caller hung up (or the switch went away) while an action ran."""
+
+
+@dataclass
+class Services:
+    """What a call needs from the rest of the controller."""
+
+    directory: Callable[[], Directory]
+    writer: CallWriter
+    settings: RoutingSettings
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+
+def handle_call(services: Services, sess: ControllerSession) -> None:
+    """The per-connection handler given to ControllerServer."""
+    data = sess.connect(timeout=COMMAND_TIMEOUT)
+    ctx = parse_channel_data(data)
+    sess.command("myevents", timeout=COMMAND_TIMEOUT)
+    sess.command(f"linger {LINGER_SECONDS}", timeout=COMMAND_TIMEOUT)
+    try:
+        CallRun(services, sess, ctx).run()
+    finally:
+        sess.close()
+
+
+class CallRun:
+    """One call from offer to end."""
+
+    def __init__(self, services: Services, sess: ControllerSession, ctx: CallContext) -> None:
+        self.services = services
+        self.sess = sess
+        self.ctx = ctx
+        self.trace = Trace()
+        self.call: Call | None = None
+        self.answered_by: str | None = None
+        self.answered_at: datetime | None = None
+        self.last_result: RingResult | None = None
+        self.final_cause: HangupCause | None = None
+        self.refused = False
+        self.ringing: tuple[str, ...] = ()
+        self.log = logging.LoggerAdapter(log, {"call": ctx.call_id})
+
+    # -- the call ------------------------------------------------------------------------
+    def run(self) -> None:
+        started = self.services.clock()
+        script = route_call(self.ctx, self.services.directory(), self.services.settings, self.trace)
+        try:
+            action: Action | None = next(script)
+        except StopIteration:
+            action = None
+        if not self._record_offer(started):
+            script.close()
+            return
+        self.sess.on("CHANNEL_BRIDGE", self._on_bridge)
+        try:
+            while action is not None:
+                self._record_new_steps()
+                outcome = self._execute(action)
+                try:
+                    action = script.send(outcome)
+                except StopIteration:
+                    action = None
+        except CallerGoneError:
+            self.log.info("caller hung up during the call (%s)", self.ctx.call_id)
+        finally:
+            script.close()
+            self._record_new_steps()
+            self._finish(started)
+
+    def _record_offer(self, started: datetime) -> bool:
+        cls = self.trace.classification
+        call = Call(
+            self.ctx.call_id,
+            uuid.UUID(cls.enterprise_id) if cls.enterprise_id else None,
+            self.ctx.caller_number,
+            cls.caller_user,
+            self.ctx.destination,
+            self.ctx.origin.value,
+            self.ctx.channel,
+            started,
+        )
+        call.route(cls.kind, cls.target_user, [s.as_dict() for s in self.trace.take_new()])
+        self.call = call
+        try:
+            self.services.writer.save(call)
+        except StoreUnavailableError as exc:
+            self.log.error("call %s not routed, store unavailable: %s", self.ctx.call_id, exc)
+            self._fail_safely()
+            return False
+        decision = "; ".join(s.detail for s in self.trace.steps)
+        self.log.info("call %s routed: %s", self.ctx.call_id, decision)
+        return True
+
+    def _fail_safely(self) -> None:
+        """The caller hears an announcement and the call ends; never left hanging."""
+        try:
+            self.sess.execute("pre_answer", None, timeout=COMMAND_TIMEOUT)
+            self.sess.execute("playback", announcements.SERVICE_UNAVAILABLE, timeout=MEDIA_TIMEOUT)
+            self.sess.hangup(HangupCause.NORMAL_TEMPORARY_FAILURE.value, timeout=COMMAND_TIMEOUT)
+        except (OutboundSessionHasGoneAway, Exception) as exc:  # noqa: BLE001
+            self.log.warning("call %s: could not play the failure notice: %s", self.ctx.call_id, exc)
+
+    def _record_new_steps(self) -> None:
+        new = self.trace.take_new()
+        if new and self.call is not None:
+            self.call.continue_route([s.as_dict() for s in new])
+
+    # -- actions -------------------------------------------------------------------------
+    def _execute(self, action: Action) -> Outcome:
+        if self.sess.hangup_headers is not None and not isinstance(action, Hangup):
+            raise CallerGoneError
+        try:
+            if isinstance(action, Answer):
+                self._app("answer", None, COMMAND_TIMEOUT)
+            elif isinstance(action, PreAnswer):
+                self._app("pre_answer", None, COMMAND_TIMEOUT)
+                self.refused = True
+            elif isinstance(action, Playback):
+                self._app("playback", action.media, MEDIA_TIMEOUT)
+            elif isinstance(action, Hangup):
+                self.final_cause = action.cause
+                if self.sess.hangup_headers is None:
+                    self.sess.hangup(action.cause.value, timeout=COMMAND_TIMEOUT)
+            elif isinstance(action, Ring):
+                return self._ring(action)
+        except OutboundSessionHasGoneAway:
+            raise CallerGoneError from None
+        return Done()
+
+    def _app(self, app: str, arg: str | None, timeout: float) -> dict[str, str]:
+        result = self.sess.execute(app, arg, timeout=timeout)
+        if self.sess.hangup_headers is not None:
+            raise CallerGoneError
+        return result
+
+    def _ring(self, ring: Ring) -> Outcome:
+        assert self.call is not None
+        self.ringing = tuple(t.label() for t in ring.targets)
+        self.call.alert(list(self.ringing), self.services.clock())
+        self.services.writer.save_later(self.call)
+        complete = self.sess.execute(
+            "bridge", dial_string(ring), timeout=ring.timeout + MAX_CALL_SECONDS
+        )
+        if self.answered_by is not None:
+            return Rang(RingResult.ANSWERED, HangupCause.NORMAL_CLEARING, self.answered_by)
+        cause = HangupCause.parse(
+            complete.get("variable_originate_disposition") or complete.get("Hangup-Cause")
+        )
+        if self.sess.hangup_headers is not None or cause is HangupCause.ORIGINATOR_CANCEL:
+            raise CallerGoneError
+        rang = Rang.failed_with(cause)
+        self.last_result = rang.result
+        return rang
+
+    def _on_bridge(self, headers: dict[str, str]) -> None:
+        """CHANNEL_BRIDGE: the callee answered; record it at once (lamps go busy)."""
+        if self.call is None or self.answered_by is not None:
+            return
+        other = headers.get("Other-Leg-Destination-Number", "")
+        by = next((t for t in self.ringing if t == other), self.ringing[0] if self.ringing else other)
+        now = self.services.clock()
+        self.answered_by, self.answered_at = by, now
+        self.call.answer(by, now)
+        self.call.bridge(headers.get("Other-Leg-Channel-Name", by), now)
+        self.services.writer.save_later(self.call)
+
+    # -- the end -------------------------------------------------------------------------
+    def _finish(self, started: datetime) -> None:
+        if self.call is None:
+            return
+        if self.sess.hangup_headers is None and self.final_cause is None:
+            try:
+                self.sess.hangup(HangupCause.NORMAL_CLEARING.value, timeout=COMMAND_TIMEOUT)
+            except (OutboundSessionHasGoneAway, Exception) as exc:  # noqa: BLE001
+                self.log.warning("call %s: hangup failed: %s", self.ctx.call_id, exc)
+        self.sess.hangup_complete.wait(timeout=COMMAND_TIMEOUT)
+        outcome, cause = self._result()
+        now = self.services.clock()
+        talk = (now - self.answered_at).total_seconds() if self.answered_at else 0.0
+        self.call.end(cause.value, outcome, now, (now - started).total_seconds(), talk)
+        try:
+            self.services.writer.save(self.call)
+        except StoreUnavailableError as exc:
+            self.log.error("call %s: end not recorded: %s", self.ctx.call_id, exc)
+        self.log.info("call %s ended: %s (%s)", self.ctx.call_id, outcome, cause.value)
+
+    def _result(self) -> tuple[str, HangupCause]:
+        headers: dict[str, Any] = self.sess.hangup_headers or {}
+        switch_cause = HangupCause.parse(headers.get("Hangup-Cause"))
+        if self.answered_by is not None:
+            return "answered", switch_cause if headers else HangupCause.NORMAL_CLEARING
+        if self.final_cause is not None:
+            if self.last_result is not None:
+                return OUTCOME_BY_RESULT[self.last_result], self.final_cause
+            return ("refused" if self.refused else "failed"), self.final_cause
+        return "cancelled", HangupCause.ORIGINATOR_CANCEL
+
+
+def dial_string(ring: Ring) -> str:
+    """``{vars}target1,target2``: ring all targets at once; first to answer wins."""
+    name = ring.caller_id_name.replace("'", "").replace(",", " ").replace("}", "")
+    variables = ",".join(
+        [
+            f"call_timeout={ring.timeout}",
+            "hangup_after_bridge=true",
+            "continue_on_fail=true",
+            "ignore_early_media=true",
+            f"origination_caller_id_number={ring.caller_id_number}",
+            f"origination_caller_id_name='{name}'",
+        ]
+    )
+    return "{" + variables + "}" + ",".join(t.dial_string() for t in ring.targets)

@@ -1,0 +1,180 @@
+"""Dialplan applications executed through ``sendmsg`` (ESL-NOTES A.3 and A.6)."""
+
+from __future__ import annotations
+
+import time
+import uuid as uuidlib
+from typing import TYPE_CHECKING
+
+from .dialstring import DIALSTATUS, Ring, Target, continues_after, parse_dial_string
+from .events import Leg
+from .models import Endpoint
+
+if TYPE_CHECKING:
+    from .session import OutboundSession
+
+__all__ = ["PLAYBACK_SECONDS", "run_app"]
+
+PLAYBACK_SECONDS = 0.1  # simulated length of any played file (scaled)
+
+
+def _now_us() -> int:
+    return int(time.time() * 1_000_000)
+
+
+def pre_answer(sess: OutboundSession) -> None:
+    """Early media: CHANNEL_PROGRESS_MEDIA (once)."""
+    chan = sess.chan
+    if chan.answer_state in ("early", "answered") or chan.hangup_cause:
+        return
+    chan.media = True
+    chan.progress_media_us = _now_us()
+    chan.answer_state, chan.call_state = "early", "EARLY"
+    sess.call.early_media = True
+    sess.emit("CHANNEL_PROGRESS_MEDIA")
+
+
+def answer(sess: OutboundSession) -> None:
+    """Answer: pre-answer first (as the sofia capture shows), then CHANNEL_ANSWER."""
+    chan = sess.chan
+    if chan.answer_state == "answered" or chan.hangup_cause:
+        return
+    pre_answer(sess)
+    chan.answered_us = _now_us()
+    chan.answer_state, chan.call_state = "answered", "ACTIVE"
+    sess.call.answered = True
+    sess.emit("CHANNEL_ANSWER")
+
+
+def _ring_plan(sess: OutboundSession, target: Target) -> Ring:
+    if target.kind == "error":
+        return Ring(target, "fail", 0.0, target.key)
+    endpoint = sess.endpoints.get(target.key)
+    if endpoint is None:
+        if target.kind == "user":
+            return Ring(target, "fail", 0.0, "USER_NOT_REGISTERED")
+        endpoint = Endpoint()
+    behaviour, after = endpoint.behaviour, endpoint.answer_after
+    if behaviour == "answer":
+        return Ring(target, "answer", after)
+    if behaviour == "busy":
+        return Ring(target, "fail", after, "USER_BUSY")
+    if behaviour == "reject":
+        return Ring(target, "fail", after, "CALL_REJECTED")
+    if behaviour == "unregistered":
+        return Ring(target, "fail", 0.0, "USER_NOT_REGISTERED")
+    return Ring(target, "never", 0.0)
+
+
+def _ring_group(sess: OutboundSession, group: list[Target], timeout: float) -> tuple[str, Ring | None]:
+    """Ring legs simultaneously; return (cause, winning ring). Interrupted by an A hangup."""
+    rings = [_ring_plan(sess, t) for t in group]
+    answers = [r for r in rings if r.action == "answer" and r.delay < timeout]
+    winner = min(answers, key=lambda r: r.delay) if answers else None
+    if winner is not None:
+        wait, cause = winner.delay, "SUCCESS"
+    else:
+        fails = [r for r in rings if r.action == "fail" and r.delay < timeout]
+        if len(fails) == len(rings):
+            last = max(fails, key=lambda r: r.delay)
+            wait, cause = last.delay, last.cause
+        else:
+            wait, cause = timeout, "NO_ANSWER"
+    if sess.hangup_evt.wait(sess.scaled(wait)):
+        return "ORIGINATOR_CANCEL", None
+    return cause, winner
+
+
+def bridge(sess: OutboundSession, arg: str) -> str | None:
+    """Run ``bridge``; return the cause to hang A up with afterwards, or None."""
+    chan, call = sess.chan, sess.call
+    dial = parse_dial_string(arg)
+    variables = {**dial.variables, **chan.variables}
+    timeout = float(variables.get("call_timeout") or variables.get("originate_timeout") or 60)
+    cause, winner = "DESTINATION_OUT_OF_ORDER", None
+    for group in dial.groups:
+        cause, winner = _ring_group(sess, group, timeout)
+        if cause in ("SUCCESS", "ORIGINATOR_CANCEL"):
+            break
+    if winner is None:
+        leg_uuid = str(uuidlib.uuid4())
+        chan.variables.update({
+            "originate_disposition": cause, "DIALSTATUS": DIALSTATUS.get(cause, cause),
+            "originate_failed_cause": cause, "originate_causes": f"{leg_uuid};{cause}",
+        })
+        if cause == "ORIGINATOR_CANCEL" or continues_after(cause, variables):
+            return None
+        return cause
+    target = winner.target
+    now = _now_us()
+    leg = Leg(uuid=str(uuidlib.uuid4()), key=target.key, channel_name=f"sofia/internal/{target.key}",
+              caller_number=variables.get("origination_caller_id_number", chan.caller_number),
+              caller_name=variables.get("origination_caller_id_name", chan.caller_name),
+              destination=target.key, created_us=now, answered_us=now)
+    answer(sess)
+    chan.other = leg
+    chan.bridged_us = now
+    chan.variables.update({
+        "originate_disposition": "SUCCESS", "DIALSTATUS": "SUCCESS",
+        "originated_legs": f"{leg.uuid};Outbound Call;{leg.destination}",
+        "originate_causes": f"{leg.uuid};NONE", "signal_bond": leg.uuid,
+        "bridge_channel": leg.channel_name, "bridge_uuid": leg.uuid,
+    })
+    call.bridged_to = target.key
+    sess.emit("CHANNEL_BRIDGE", lead=[("Bridge-A-Unique-ID", chan.uuid),
+                                      ("Bridge-B-Unique-ID", leg.uuid)])
+    endpoint = sess.endpoints.get(target.key) or Endpoint()
+    caller_left = sess.hangup_evt.wait(sess.scaled(endpoint.talk_seconds))
+    chan.variables.update({"bridge_hangup_cause": "NORMAL_CLEARING",
+                           "last_bridge_hangup_cause": "NORMAL_CLEARING",
+                           "last_bridge_to": leg.uuid, "last_bridge_role": "originator"})
+    sess.emit("CHANNEL_UNBRIDGE", lead=[("Bridge-A-Unique-ID", chan.uuid),
+                                        ("Bridge-B-Unique-ID", leg.uuid)])
+    chan.other, chan.last_other = None, leg
+    if not caller_left and variables.get("hangup_after_bridge", "false").lower() == "true":
+        sess.hangup("NORMAL_CLEARING", "callee")
+    return None
+
+
+def _set_var(sess: OutboundSession, arg: str) -> None:
+    name, sep, value = arg.partition("=")
+    if sep and name.strip():
+        sess.chan.variables[name.strip()] = value
+
+
+def run_app(sess: OutboundSession, app: str, arg: str, app_uuid: str) -> None:
+    """``switch_core_session_exec``: CHANNEL_EXECUTE, the app, CHANNEL_EXECUTE_COMPLETE."""
+    chan = sess.chan
+    sess.call.apps.append((app, arg))
+    chan.variables["current_application"] = app
+    if arg:
+        chan.variables["current_application_data"] = arg
+    data = [("Application-Data", arg)] if arg else []
+    sess.emit("CHANNEL_EXECUTE", trail=[("Application", app), *data,
+                                        ("Application-UUID", app_uuid)])
+    response = "_none_"
+    hangup_cause: str | None = None
+    if app == "answer":
+        answer(sess)
+    elif app == "pre_answer":
+        pre_answer(sess)
+    elif app in ("playback", "play_and_get_digits", "speak"):
+        pre_answer(sess)
+        interrupted = sess.hangup_evt.wait(sess.scaled(PLAYBACK_SECONDS))
+        response = "PLAYBACK ERROR" if interrupted else "FILE PLAYED"
+    elif app in ("set", "export"):
+        _set_var(sess, arg)
+    elif app == "sleep":
+        sess.hangup_evt.wait(sess.scaled(float(arg or 0) / 1000))
+    elif app == "park":
+        sess.hangup_evt.wait()
+    elif app == "hangup":
+        sess.hangup((arg or "NORMAL_CLEARING").upper(), "controller")
+    elif app == "bridge":
+        hangup_cause = bridge(sess, arg)
+    chan.variables["current_application_response"] = response
+    sess.emit("CHANNEL_EXECUTE_COMPLETE", trail=[
+        ("Application", app), *data, ("Application-Response", response),
+        ("Application-UUID", app_uuid)])
+    if hangup_cause is not None:
+        sess.hangup(hangup_cause, "callee")

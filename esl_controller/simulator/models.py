@@ -1,0 +1,72 @@
+"""Public data classes of the fake switch: endpoints, call specs and recorded results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["BEHAVIOURS", "CallSpec", "Endpoint", "SimCall"]
+
+BEHAVIOURS = ("answer", "busy", "no-answer", "unregistered", "reject")
+
+
+@dataclass
+class Endpoint:
+    """A phone or trunk destination reachable through ``bridge``.
+
+    ``answer_after`` (seconds, scaled) is when it answers, or sends busy / reject;
+    ``talk_seconds`` (scaled) is how long it talks before hanging up after an answer.
+    """
+
+    behaviour: str = "answer"
+    answer_after: float = 0.2
+    talk_seconds: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.behaviour not in BEHAVIOURS:
+            raise ValueError(f"unknown endpoint behaviour {self.behaviour!r}")
+
+
+@dataclass
+class CallSpec:
+    """One inbound call that FreeSWITCH hands to the controller through ``socket``.
+
+    With ``auth_user`` and ``domain`` set it comes from an authenticated internal phone,
+    otherwise from the public network / trunk. All times are seconds after ``connect``,
+    multiplied by the switch's ``time_scale``.
+    """
+
+    caller: str
+    destination: str
+    auth_user: str | None = None
+    domain: str | None = None
+    caller_name: str = ""
+    hangup_after: float | None = None
+    dtmf: list[tuple[float, str]] = field(default_factory=list)
+    call_uuid: str | None = None
+    inject: list[tuple[float, bytes]] = field(default_factory=list)
+    close_after_connect: bool = False
+
+    @property
+    def internal(self) -> bool:
+        """True for a call from an authenticated internal SIP phone."""
+        return bool(self.auth_user and self.domain)
+
+
+@dataclass
+class SimCall:
+    """What happened during one simulated call (for assertions)."""
+
+    call_uuid: str
+    commands: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    apps: list[tuple[str, str]] = field(default_factory=list)
+    events: list[str] = field(default_factory=list)
+    bridged_to: str | None = None
+    answered: bool = False
+    early_media: bool = False
+    hangup_cause: str | None = None
+    hangup_by: str | None = None
+    exit_received: bool = False
+    linger_requested: bool = False
+    frames_sent: bytes = b""
+    closed_cleanly: bool = False
+    error: str | None = None

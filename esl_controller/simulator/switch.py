@@ -1,0 +1,50 @@
+"""``FakeSwitch``: plays FreeSWITCH's outbound ``socket`` app against a controller.
+
+Each :meth:`FakeSwitch.place_call` opens one TCP connection to the controller (as the
+dialplan ``socket host:port async full`` would), then follows ESL-NOTES A.2-A.6.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from gevent import socket as gsocket
+
+from .models import CallSpec, Endpoint, SimCall
+from .session import OutboundSession
+
+__all__ = ["CallSpec", "Endpoint", "FakeSwitch", "SimCall"]
+
+log = logging.getLogger(__name__)
+
+
+class FakeSwitch:
+    """A protocol-faithful FreeSWITCH stand-in for outbound ESL sessions.
+
+    ``endpoints`` maps an endpoint key (``EXT`` of ``user/EXT@DOMAIN``, ``NUM`` of
+    ``sofia/gateway/GW/NUM``) to its behaviour; a missing user is unregistered, a missing
+    gateway number answers. Scripted timings (answer, talk, hangup, DTMF, playback, linger)
+    are multiplied by ``time_scale``.
+    """
+
+    def __init__(self, controller_host: str, controller_port: int,
+                 endpoints: dict[str, Endpoint] | None = None,
+                 time_scale: float = 1.0) -> None:
+        self.controller_host = controller_host
+        self.controller_port = controller_port
+        self.endpoints: dict[str, Endpoint] = dict(endpoints or {})
+        self.time_scale = time_scale
+
+    def place_call(self, spec: CallSpec, timeout: float = 30) -> SimCall:
+        """Run one call to completion (blocking this greenlet) and return what happened."""
+        try:
+            sock = gsocket.create_connection((self.controller_host, self.controller_port),
+                                             timeout=timeout)
+        except OSError as exc:
+            log.warning("cannot reach controller %s:%s: %s",
+                        self.controller_host, self.controller_port, exc)
+            return SimCall(call_uuid=spec.call_uuid or "", error=f"connect failed: {exc}")
+        sock.settimeout(None)
+        sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+        session = OutboundSession(sock, spec, self.endpoints, self.time_scale)
+        return session.run(timeout)

@@ -1,0 +1,105 @@
+"""The HTTP endpoint FreeSWITCH's mod_xml_curl asks for directory entries.
+
+``POST /directory`` (form-encoded, as mod_xml_curl posts) answers with the XML of
+:func:`projections.directory_xml.render_directory`; ``GET /healthz`` answers ``ok``. A bad
+request gets a 400 and one log line; the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+from urllib.parse import parse_qsl
+
+from gevent.pywsgi import WSGIServer
+
+from projections.directory import Directory
+from projections.directory_xml import render_directory
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+MAX_FIELDS = 200
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+StartResponse = Callable[..., Any]
+
+
+class BadRequestError(Exception):
+    """The request cannot be understood; answered with 400."""
+
+
+class DirectoryHttpServer:
+    """A small gevent WSGI server: start it, read ``address``, stop it."""
+
+    def __init__(self, host: str, port: int, directory_provider: Callable[[], Directory]) -> None:
+        self.directory_provider = directory_provider
+        self._server = WSGIServer((host, port), self.wsgi, log=None, error_log=log)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self._server.start()
+        log.info("directory endpoint listening on http://%s:%d/directory", *self.address)
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._server.stop(timeout=timeout)
+
+    def wsgi(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/healthz" and method in ("GET", "HEAD"):
+            return _reply(start_response, "200 OK", b"ok\n", "text/plain")
+        if path != "/directory":
+            return _reply(start_response, "404 Not Found", b"not found\n", "text/plain")
+        if method != "POST":
+            return _reply(start_response, "405 Method Not Allowed", b"use POST\n", "text/plain")
+        try:
+            form = read_form(environ)
+        except BadRequestError as exc:
+            log.warning("bad directory request from %s: %s", environ.get("REMOTE_ADDR"), exc)
+            return _reply(start_response, "400 Bad Request", f"{exc}\n".encode(), "text/plain")
+        try:
+            body = render_directory(self.directory_provider(), form)
+        except Exception:
+            log.exception("directory lookup failed for %r", form)
+            return _reply(start_response, "500 Internal Server Error", b"error\n", "text/plain")
+        log.debug("directory %s %s@%s", form.get("action"), form.get("user"), form.get("domain"))
+        return _reply(start_response, "200 OK", body, "text/xml")
+
+
+def read_form(environ: dict[str, Any]) -> dict[str, str]:
+    """The POSTed form fields; BadRequestError when they cannot be read."""
+    content_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    if content_type not in ("", FORM_TYPE):
+        raise BadRequestError(f"unsupported content type {content_type!r}")
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise BadRequestError("invalid Content-Length") from None
+    if length < 0 or length > MAX_BODY:
+        raise BadRequestError(f"body of {length} bytes refused")
+    raw = environ["wsgi.input"].read(length) if length else b""
+    try:
+        text = "&".join(field for field in raw.decode("utf-8").split("&") if field)
+        pairs = parse_qsl(
+            text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=MAX_FIELDS
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequestError(f"malformed form: {exc}") from None
+    return dict(pairs)
+
+
+def _reply(
+    start_response: StartResponse, status: str, body: bytes, content_type: str
+) -> list[bytes]:
+    headers = [
+        ("Content-Type", f"{content_type}; charset=utf-8"),
+        ("Content-Length", str(len(body))),
+    ]
+    start_response(status, headers)
+    return [body]

@@ -1,0 +1,247 @@
+"""Call log per user, as a fold over call events (in the manner of wazo-call-logd).
+
+While a call is in progress its facts are kept in ``call_log_active`` (so a restart mid-call
+resumes exactly); at ``CallEnded`` the entries users see are written to ``call_log_entries``:
+
+* the internal caller (``CallOffered.caller_user``) gets a *placed* entry;
+* the called user (``CallRouted.target_user``) gets *received* when they answered, else
+  *missed* (caller cancel, busy, no answer, not reachable, answered elsewhere).
+
+User names are folded too (``call_log_users``), so an entry names the other party as they
+were called at the time of the call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import DomainEvent
+from sqlalchemy import Boolean, Column, Engine, Float, Index, MetaData, String, Table
+from sqlalchemy.engine import Connection
+
+from esl_controller.domain.calls import Call
+from esl_controller.domain.users import User
+from projections.tracking import SqlProjection
+
+KINDS = ("placed", "received", "missed")
+CALL_EVENTS = ("CallOffered", "CallRouted", "CallAnswered", "CallEnded")
+USER_EVENTS = ("UserCreated", "UserReinstated")
+TOPICS: tuple[str, ...] = tuple(
+    f"{Call.__module__}:{Call.__qualname__}.{name}" for name in CALL_EVENTS
+) + tuple(f"{User.__module__}:{User.__qualname__}.{name}" for name in USER_EVENTS)
+
+METADATA = MetaData()
+ENTRIES = Table(
+    "call_log_entries",
+    METADATA,
+    Column("call_id", String(36), primary_key=True),
+    Column("extension", String(16), primary_key=True),
+    Column("kind", String(8), primary_key=True),
+    Column("enterprise_id", String(36), nullable=False),
+    Column("other_number", String(64), nullable=False),
+    Column("other_name", String(80)),
+    Column("started_at", String(40), nullable=False),  # ISO 8601, UTC: sorts as text
+    Column("answered", Boolean, nullable=False),
+    Column("duration", Float, nullable=False),
+    Column("talk", Float, nullable=False),
+    Column("cause", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Index("call_log_entries_user_idx", "enterprise_id", "extension", "started_at"),
+)
+ACTIVE = Table(
+    "call_log_active",
+    METADATA,
+    Column("call_id", String(36), primary_key=True),
+    Column("enterprise_id", String(36), nullable=False),
+    Column("caller", String(64), nullable=False),
+    Column("caller_user", String(16)),
+    Column("destination", String(64), nullable=False),
+    Column("started_at", String(40), nullable=False),
+    Column("target_user", String(16)),
+    Column("answered_by", String(64)),
+)
+USERS = Table(
+    "call_log_users",
+    METADATA,
+    Column("user_id", String(36), primary_key=True),
+    Column("name", String(80), nullable=False),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallLogEntry:
+    """One line of a user's call list."""
+
+    call_id: str
+    enterprise_id: str
+    extension: str
+    kind: str
+    other_number: str
+    other_name: str | None
+    started_at: datetime
+    answered: bool
+    duration: float
+    talk: float
+    cause: str
+    outcome: str
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["started_at"] = self.started_at.isoformat()
+        return data
+
+
+def to_iso(at: datetime) -> str:
+    """UTC ISO 8601 with microseconds: one fixed width, so text order is time order."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class CallLogProjection(SqlProjection[None]):
+    name = "call_log"
+    topics = TOPICS
+    metadata = METADATA
+
+    def on_UserCreated(self, conn: Connection, e: Any) -> list[None]:
+        self._put_name(conn, e.originator_id, e.name)
+        return []
+
+    def on_UserReinstated(self, conn: Connection, e: Any) -> list[None]:
+        self._put_name(conn, e.originator_id, e.name)
+        return []
+
+    def _put_name(self, conn: Connection, user_id: UUID, name: str) -> None:
+        key = str(user_id)
+        conn.execute(USERS.delete().where(USERS.c.user_id == key))
+        conn.execute(USERS.insert().values(user_id=key, name=name))
+
+    def on_CallOffered(self, conn: Connection, e: Any) -> list[None]:
+        if e.enterprise_id is None:
+            return []  # nobody of ours to log it for
+        key = str(e.originator_id)
+        conn.execute(ACTIVE.delete().where(ACTIVE.c.call_id == key))  # never wedge on a repeat
+        conn.execute(
+            ACTIVE.insert().values(
+                call_id=key,
+                enterprise_id=str(e.enterprise_id),
+                caller=e.caller,
+                caller_user=e.caller_user,
+                destination=e.destination,
+                started_at=to_iso(e.at),
+            )
+        )
+        return []
+
+    def on_CallRouted(self, conn: Connection, e: Any) -> list[None]:
+        self._update(conn, e.originator_id, target_user=e.target_user)
+        return []
+
+    def on_CallAnswered(self, conn: Connection, e: Any) -> list[None]:
+        self._update(conn, e.originator_id, answered_by=e.by)
+        return []
+
+    def _update(self, conn: Connection, call_id: UUID, **values: Any) -> None:
+        conn.execute(ACTIVE.update().where(ACTIVE.c.call_id == str(call_id)).values(**values))
+
+    def on_CallEnded(self, conn: Connection, e: DomainEvent) -> list[None]:
+        key = str(e.originator_id)
+        call = conn.execute(ACTIVE.select().where(ACTIVE.c.call_id == key)).first()
+        if call is None:
+            return []
+        conn.execute(ACTIVE.delete().where(ACTIVE.c.call_id == key))
+        enterprise = UUID(call.enterprise_id)
+        ended: Any = e
+        common = {
+            "call_id": key,
+            "enterprise_id": call.enterprise_id,
+            "started_at": call.started_at,
+            "duration": float(ended.duration),
+            "cause": ended.cause,
+            "outcome": ended.outcome,
+        }
+        rows: list[dict[str, Any]] = []
+        if call.caller_user is not None:
+            callee = call.target_user
+            rows.append(
+                common
+                | {
+                    "extension": call.caller_user,
+                    "kind": "placed",
+                    "other_number": callee if callee is not None else call.destination,
+                    "other_name": self._name(conn, enterprise, callee),
+                    "answered": call.answered_by is not None,
+                    "talk": float(ended.talk),
+                }
+            )
+        if call.target_user is not None:
+            received = call.answered_by == call.target_user
+            caller = call.caller_user
+            rows.append(
+                common
+                | {
+                    "extension": call.target_user,
+                    "kind": "received" if received else "missed",
+                    "other_number": caller if caller is not None else call.caller,
+                    "other_name": self._name(conn, enterprise, caller),
+                    "answered": received,
+                    "talk": float(ended.talk) if received else 0.0,
+                }
+            )
+        if rows:
+            conn.execute(ENTRIES.insert(), rows)
+        return []
+
+    def _name(self, conn: Connection, enterprise: UUID, extension: str | None) -> str | None:
+        if extension is None:
+            return None
+        user_id = str(User.create_id(enterprise, extension))
+        name = conn.execute(USERS.select().where(USERS.c.user_id == user_id)).first()
+        return None if name is None else str(name.name)
+
+
+def entries(
+    conn_or_engine: Connection | Engine,
+    enterprise_id: str | UUID | None,
+    extension: str | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+) -> list[CallLogEntry]:
+    """Finished calls as users see them, newest first."""
+    if kind is not None and kind not in KINDS:
+        raise ValueError(f"unknown call log kind {kind!r}: use one of {', '.join(KINDS)}")
+    query = ENTRIES.select()
+    if enterprise_id is not None:
+        query = query.where(ENTRIES.c.enterprise_id == str(enterprise_id))
+    if extension is not None:
+        query = query.where(ENTRIES.c.extension == extension)
+    if kind is not None:
+        query = query.where(ENTRIES.c.kind == kind)
+    query = query.order_by(
+        ENTRIES.c.started_at.desc(), ENTRIES.c.call_id.desc(), ENTRIES.c.kind
+    ).limit(limit)
+    if isinstance(conn_or_engine, Engine):
+        with conn_or_engine.connect() as conn:
+            rows = conn.execute(query).all()
+    else:
+        rows = conn_or_engine.execute(query).all()
+    return [
+        CallLogEntry(
+            call_id=r.call_id,
+            enterprise_id=r.enterprise_id,
+            extension=r.extension,
+            kind=r.kind,
+            other_number=r.other_number,
+            other_name=r.other_name,
+            started_at=datetime.fromisoformat(r.started_at),
+            answered=bool(r.answered),
+            duration=float(r.duration),
+            talk=float(r.talk),
+            cause=r.cause,
+            outcome=r.outcome,
+        )
+        for r in rows
+    ]
