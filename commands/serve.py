@@ -71,7 +71,8 @@ def serve(
     host, port = controller.esl_address
     click.echo(f"pbx controller listening for FreeSWITCH on {host}:{port}", err=True)
     if controller.http is not None:
-        click.echo("directory for mod_xml_curl on http://%s:%d/directory" % controller.http.address,
+        web_host, web_port = controller.http.address
+        click.echo(f"directory for mod_xml_curl on http://{web_host}:{web_port}/directory",
                    err=True)
     click.echo(f"event store: {controller.app.db_url}", err=True)
     stopping = gevent.event.Event()

@@ -107,7 +107,7 @@ class Controller:
         log.info(
             "controller ready: ESL outbound on %s:%d, directory HTTP on %s, store %s",
             *self.esl_address,
-            "%s:%d" % self.http.address if self.http else "off",
+            "{}:{}".format(*self.http.address) if self.http else "off",
             self.app.db_url,
         )
         return self

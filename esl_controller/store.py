@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import sqlite3
+import sys
 from pathlib import Path
 
 DEFAULT_DB_PATH = Path("var") / "pbx.sqlite"
-SQLITE_BUSY_TIMEOUT = float(os.environ.get("PBX_SQLITE_BUSY_TIMEOUT", "2.0"))
+DEFAULT_BUSY_TIMEOUT = "1.0"  # seconds; sqlite3 waits block the gevent hub, keep it short
 
 
 def default_url() -> str:
@@ -36,18 +39,26 @@ def sqlite_path(url: str) -> Path | None:
     return Path(url[len(prefix) :].split("?", 1)[0])
 
 
-def sqlite_connect() -> sqlite3.Connection:
-    """Connection creator for SQLite files (a short busy timeout: never stall the hub long).
-
-    Used through eventsourcing-sqlalchemy's SQLALCHEMY_CONNECTION_CREATOR_TOPIC; the
-    database path comes from PBX_SQLITE_PATH, set by :func:`application_env`.
-    """
-    conn = sqlite3.connect(
-        os.environ["PBX_SQLITE_PATH"], timeout=SQLITE_BUSY_TIMEOUT, check_same_thread=False
-    )
+def sqlite_connect(path: str) -> sqlite3.Connection:
+    """A SQLite connection in WAL mode with a short busy timeout (never stall the hub long)."""
+    timeout = float(os.environ.get("PBX_SQLITE_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT))
+    conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+def _creator_topic(path: Path) -> str:
+    """eventsourcing-sqlalchemy takes the connection creator as a topic (module:attribute).
+
+    One creator per database file is registered on this module, so several stores in one
+    process (tests, tools) each keep their own file.
+    """
+    name = "connect_" + hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]
+    module = sys.modules[__name__]
+    if not hasattr(module, name):
+        setattr(module, name, functools.partial(sqlite_connect, str(path)))
+    return f"{__name__}:{name}"
 
 
 def application_env(url: str) -> dict[str, str]:
@@ -58,6 +69,5 @@ def application_env(url: str) -> dict[str, str]:
     }
     path = sqlite_path(url)
     if path is not None:
-        os.environ["PBX_SQLITE_PATH"] = str(path)
-        env["SQLALCHEMY_CONNECTION_CREATOR_TOPIC"] = "esl_controller.store:sqlite_connect"
+        env["SQLALCHEMY_CONNECTION_CREATOR_TOPIC"] = _creator_topic(path)
     return env

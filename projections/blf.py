@@ -26,7 +26,7 @@ from sqlalchemy.engine import Connection
 from esl_controller.domain.calls import Call
 from esl_controller.domain.enterprises import Enterprise
 from esl_controller.domain.users import User
-from projections.tracking import SqlProjection
+from projections.tracking import EventSource, SqlProjection, make_engine
 
 IDLE, RINGING, BUSY = "idle", "ringing", "busy"
 RANK = {IDLE: 0, RINGING: 1, BUSY: 2}
@@ -265,3 +265,14 @@ def line_states(engine: Engine | Connection, enterprise_id: str | UUID) -> dict[
     for row in rows:
         found.setdefault(row.extension, []).append(row.state)
     return {extension: _combined(states) for extension, states in sorted(found.items())}
+
+
+def read_line_states(app: EventSource, enterprise_id: str | UUID) -> dict[str, str]:
+    """:func:`line_states` for the CLI. Read only: catching up here would take the presence
+    pushes away from the serving process's follower."""
+    engine = make_engine(app.db_url)
+    try:
+        METADATA.create_all(engine, checkfirst=True)
+        return line_states(engine, enterprise_id)
+    finally:
+        engine.dispose()

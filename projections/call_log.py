@@ -24,7 +24,7 @@ from sqlalchemy.engine import Connection
 
 from esl_controller.domain.calls import Call
 from esl_controller.domain.users import User
-from projections.tracking import SqlProjection
+from projections.tracking import EventSource, Follower, SqlProjection
 
 KINDS = ("placed", "received", "missed")
 CALL_EVENTS = ("CallOffered", "CallRouted", "CallAnswered", "CallEnded")
@@ -87,6 +87,13 @@ class CallLogEntry:
     talk: float
     cause: str
     outcome: str
+
+    @property
+    def other_party(self) -> str:
+        """``Bob Dupont (102)`` when the name is known, else the number."""
+        if self.other_name:
+            return f"{self.other_name} ({self.other_number})"
+        return self.other_number
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -245,3 +252,20 @@ def entries(
         )
         for r in rows
     ]
+
+
+def read_entries(
+    app: EventSource,
+    enterprise_id: str | UUID | None,
+    extension: str | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+) -> list[CallLogEntry]:
+    """:func:`entries` for the CLI: folds what the log holds first (the call log has no side
+    effects, so catching up from another process is harmless), then reads."""
+    follower = Follower(app, CallLogProjection())
+    try:
+        follower.catch_up()
+        return entries(follower.engine, enterprise_id, extension, kind, limit)
+    finally:
+        follower.close()

@@ -21,6 +21,7 @@ runs under the write lock. sqlite3 calls do not yield to gevent: a batch must ne
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, Protocol, TypeVar
@@ -33,7 +34,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from esl_controller.store import SQLITE_BUSY_TIMEOUT, sqlite_path
+from esl_controller.store import DEFAULT_BUSY_TIMEOUT, sqlite_path
 
 log = logging.getLogger(__name__)
 
@@ -71,9 +72,8 @@ def make_engine(url: str) -> Engine:
         raise ValueError("SQL projections need a SQLite file or PostgreSQL, not a memory database")
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(
-        url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT, "check_same_thread": False}
-    )
+    timeout = float(os.environ.get("PBX_SQLITE_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT))
+    engine = create_engine(url, connect_args={"timeout": timeout, "check_same_thread": False})
 
     @sa_event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:

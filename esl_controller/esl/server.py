@@ -108,13 +108,18 @@ class ControllerSession(OutboundSession):  # type: ignore[misc]
                 if frame.content_type in _REPLY_TYPES:
                     self._resolve_reply(frame)
                 else:
+                    if (
+                        frame.content_type == "text/disconnect-notice"
+                        and frame.headers.get("Content-Disposition") != "linger"
+                    ):
+                        self._said_goodbye = True
                     self._esl_event_queue.put(frame)
         except ProtocolError as exc:
             reason = f"protocol error: {exc}"
         except OSError as exc:
             reason = f"socket error: {exc}"
-        if self._closing:
-            log.debug("esl call=%s connection closed by us", self.call_id)
+        if self._closing or getattr(self, "_said_goodbye", False):
+            log.debug("esl call=%s connection closed (%s)", self.call_id, reason)
         else:
             log.warning("esl call=%s connection ended: %s", self.call_id, reason)
         self._mark_gone(reason)

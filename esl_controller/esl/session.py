@@ -45,6 +45,7 @@ COMMAND_TIMEOUT = 5.0
 MEDIA_TIMEOUT = 60.0
 MAX_CALL_SECONDS = 4 * 3600
 LINGER_SECONDS = 30
+BRIDGE_VARIABLES = "hangup_after_bridge=true continue_on_fail=true"
 OUTCOME_BY_RESULT = {
     RingResult.BUSY: "busy",
     RingResult.NO_ANSWER: "no-answer",
@@ -95,6 +96,7 @@ class CallRun:
         self.final_cause: HangupCause | None = None
         self.refused = False
         self.ringing: tuple[str, ...] = ()
+        self.bridge_prepared = False
         self.log = logging.LoggerAdapter(log, {"call": ctx.call_id})
 
     # -- the call ------------------------------------------------------------------------
@@ -195,6 +197,10 @@ class CallRun:
         self.ringing = tuple(t.label() for t in ring.targets)
         self.call.alert(list(self.ringing), self.services.clock())
         self.services.writer.save_later(self.call)
+        if not self.bridge_prepared:
+            # A-leg variables: {...} in the dial string only reaches the called legs.
+            self._app("multiset", BRIDGE_VARIABLES, COMMAND_TIMEOUT)
+            self.bridge_prepared = True
         complete = self.sess.execute(
             "bridge", dial_string(ring), timeout=ring.timeout + MAX_CALL_SECONDS
         )

@@ -164,6 +164,9 @@ def run_app(sess: OutboundSession, app: str, arg: str, app_uuid: str) -> None:
         response = "PLAYBACK ERROR" if interrupted else "FILE PLAYED"
     elif app in ("set", "export"):
         _set_var(sess, arg)
+    elif app == "multiset":
+        for assignment in (arg or "").split():
+            _set_var(sess, assignment)
     elif app == "sleep":
         sess.hangup_evt.wait(sess.scaled(float(arg or 0) / 1000))
     elif app == "park":

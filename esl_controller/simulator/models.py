@@ -70,3 +70,5 @@ class SimCall:
     frames_sent: bytes = b""
     closed_cleanly: bool = False
     error: str | None = None
+    connected_at: float = 0.0  # time.perf_counter() when the TCP connection was made
+    first_sendmsg_at: float | None = None  # ... when the first sendmsg arrived

@@ -155,6 +155,8 @@ class OutboundSession:
                 self._controller_gone()
                 return
             for cmd in parser.feed(data):
+                if self.call.first_sendmsg_at is None and cmd.line.startswith("sendmsg"):
+                    self.call.first_sendmsg_at = time.perf_counter()
                 self.call.commands.append((cmd.line, cmd.headers, cmd.body))
                 self._handle(cmd)
                 if self.closed:

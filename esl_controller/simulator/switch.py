@@ -7,6 +7,7 @@ dialplan ``socket host:port async full`` would), then follows ESL-NOTES A.2-A.6.
 from __future__ import annotations
 
 import logging
+import time
 
 from gevent import socket as gsocket
 
@@ -46,5 +47,7 @@ class FakeSwitch:
             return SimCall(call_uuid=spec.call_uuid or "", error=f"connect failed: {exc}")
         sock.settimeout(None)
         sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+        connected_at = time.perf_counter()
         session = OutboundSession(sock, spec, self.endpoints, self.time_scale)
+        session.call.connected_at = connected_at
         return session.run(timeout)

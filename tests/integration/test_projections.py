@@ -17,8 +17,14 @@ from hypothesis import strategies as st
 
 from esl_controller.application import Pbx
 from esl_controller.domain.calls import Call
-from projections.blf import BlfProjection, LineChange, line_states, presence_headers
-from projections.call_log import CallLogProjection, entries
+from projections.blf import (
+    BlfProjection,
+    LineChange,
+    line_states,
+    presence_headers,
+    read_line_states,
+)
+from projections.call_log import CallLogProjection, entries, read_entries
 from projections.directory import TOPICS as DIRECTORY_TOPICS
 from projections.directory import Directory
 from projections.tracking import Follower
@@ -337,3 +343,19 @@ def test_call_log_property(calls: list[tuple[str, str, str]], cut: int) -> None:
         assert follower.state() == live
         follower.close()
         app.close()
+
+
+def test_cli_readers_fold_the_call_log_but_leave_lamps_to_the_server(
+    pbx: tuple[Pbx, UUID],
+) -> None:
+    app, eid = pbx
+    s = Scenario(app, eid, Clock())
+    s.internal("101", "102", "no-answer")
+    ringing = s.alert(s.route(s.start("103", "102", "103"), "internal", "102"), "102")
+    [missed] = read_entries(app, eid, "102", kind="missed")
+    assert missed.other_party == "Alice Martin (101)"
+    assert read_line_states(app, eid) == {}  # nobody follows the lamps yet
+    server = Follower(app, BlfProjection())
+    assert server.catch_up() > 0
+    assert read_line_states(app, str(eid)) == {"102": "ringing", "103": "busy"}
+    assert ringing.alerted == ["102"]
