@@ -46,14 +46,26 @@ def cli(ctx: click.Context, db: str | None, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from commands import blf, calls, enterprises, events, serve, simulate, users
+    from commands import (
+        blf,
+        calls,
+        enterprises,
+        events,
+        projections_cmd,
+        serve,
+        simulate,
+        users,
+    )
 
-    for module in (enterprises, users, calls, events, blf, serve, simulate):
+    for module in (enterprises, users, calls, events, blf, projections_cmd, serve, simulate):
         for command in module.COMMANDS:
             cli.add_command(command)
 
 
 _register()
+
+
+NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
 
 
 def main(argv: list[str] | None = None) -> Any:
@@ -62,6 +74,10 @@ def main(argv: list[str] | None = None) -> Any:
         return cli.main(args=argv, prog_name="pbx", standalone_mode=False)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except NO_ARGS_IS_HELP as exc:  # bare `pbx` or `pbx user` (click >= 8.2): no help as an error
+        path = exc.ctx.command_path if exc.ctx is not None else "pbx"
+        click.echo(f"error: missing command: see '{path} --help'", err=True)
+        sys.exit(2)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)

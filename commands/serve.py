@@ -65,6 +65,7 @@ def serve(
         esl=_address(esl, 8021, "--esl"),
         esl_password=password,
         gateway=gateway,
+        projections="process",
     )
     logging.getLogger().setLevel(logging.INFO)
     controller = Controller(config).start()

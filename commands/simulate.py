@@ -38,9 +38,9 @@ def simulate() -> None:
 @click.option("--endpoint", "endpoints", multiple=True,
               help="How a rung phone behaves: EXT=answer|busy|no-answer|unregistered|reject "
                    "(default: users answer; others count as not registered).")
-@click.option("--hangup-after", type=float, default=None,
+@click.option("--hangup-after", type=click.FloatRange(min=0, min_open=True), default=None,
               help="The caller hangs up after this many (simulated) seconds.")
-@click.option("--talk", type=float, default=2.0, show_default=True,
+@click.option("--talk", type=click.FloatRange(min=0), default=2.0, show_default=True,
               help="Seconds of conversation once answered (simulated).")
 @click.option("--time-scale", type=click.FloatRange(0.001, 1.0), default=0.05, show_default=True,
               help="Simulated seconds run this much faster (0.05 = 20x).")

@@ -49,18 +49,22 @@ class Pbx(Application[UUID]):
 
     # -- reading the log -----------------------------------------------------------------
     def notifications(
-        self, after: int = 0, limit: int = READ_BATCH, topics: Sequence[str] = ()
+        self,
+        after: int = 0,
+        limit: int = READ_BATCH,
+        topics: Sequence[str] = (),
+        stop: int | None = None,
     ) -> Sequence[Notification]:
         return self.recorder.select_notifications(
-            start=after, limit=limit, topics=topics, inclusive_of_start=False
+            start=after, limit=limit, stop=stop, topics=topics, inclusive_of_start=False
         )
 
     def events_after(
-        self, after: int = 0, topics: Sequence[str] = ()
+        self, after: int = 0, topics: Sequence[str] = (), stop: int | None = None
     ) -> Iterator[tuple[int, DomainEvent]]:
-        """(notification id, event) for every event after ``after``, in log order."""
+        """(notification id, event) for every event after ``after`` (up to ``stop``)."""
         while True:
-            batch = self.notifications(after, READ_BATCH, topics)
+            batch = self.notifications(after, READ_BATCH, topics, stop)
             if not batch:
                 return
             for n in batch:
@@ -78,12 +82,19 @@ class Pbx(Application[UUID]):
         return self._directory
 
     def catch_up(self, directory: Directory) -> int:
-        """Fold configuration events after ``directory.position``; returns how many."""
+        """Fold configuration events after ``directory.position``; returns how many.
+
+        The position advances to the end of the log read, not just to the last
+        configuration event, so the next look does not scan the calls' events again.
+        """
+        top = self.last_position()
+        if top <= directory.position:
+            return 0
         count = 0
-        for position, event in self.events_after(directory.position, DIRECTORY_TOPICS):
+        for _position, event in self.events_after(directory.position, DIRECTORY_TOPICS, top):
             directory.apply(event)
-            directory.position = position
             count += 1
+        directory.position = top
         return count
 
     # -- enterprises ---------------------------------------------------------------------

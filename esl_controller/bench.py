@@ -27,6 +27,8 @@ from gevent.pool import Pool  # noqa: E402
 from esl_controller.application import Pbx  # noqa: E402
 from esl_controller.simulator import CallSpec, Endpoint, FakeSwitch  # noqa: E402
 
+PAIRS = 100  # callers 200-299 call callees 300-399
+
 
 @dataclass
 class Figures:
@@ -73,7 +75,8 @@ class RssSampler:
     def _run(self) -> None:
         while True:
             try:
-                self.peak = max(self.peak, self.proc.memory_info().rss)
+                procs = [self.proc, *self.proc.children(recursive=True)]
+                self.peak = max(self.peak, sum(p.memory_info().rss for p in procs))
             except psutil.Error:
                 return
             gevent.sleep(0.05)
@@ -85,11 +88,15 @@ class RssSampler:
 
 def run_load(port: int, calls: int, rate: float | None, concurrency: int) -> tuple[list, float]:
     """Offer ``calls`` calls (at ``rate``/s, or as fast as ``concurrency`` allows)."""
-    switch = FakeSwitch(
-        "127.0.0.1", port, endpoints={"102": Endpoint("answer", 0.0, 0.0)}, time_scale=0.0
-    )
-    spec = dict(caller="101", destination="102", auth_user="101", domain="bench.example")
+    callees = {str(ext): Endpoint("answer", 0.0, 0.0) for ext in range(300, 300 + PAIRS)}
+    switch = FakeSwitch("127.0.0.1", port, endpoints=callees, time_scale=0.0)
     results: list = []
+
+    def place(i: int) -> None:
+        caller, callee = str(200 + i % PAIRS), str(300 + i % PAIRS)
+        spec = CallSpec(caller, callee, auth_user=caller, domain="bench.example")
+        results.append(switch.place_call(spec, timeout=60))
+
     pool = Pool(concurrency)
     started = time.perf_counter()
     for i in range(calls):
@@ -98,7 +105,7 @@ def run_load(port: int, calls: int, rate: float | None, concurrency: int) -> tup
             delay = due - time.perf_counter()
             if delay > 0:
                 gevent.sleep(delay)
-        pool.spawn(lambda: results.append(switch.place_call(CallSpec(**spec), timeout=60)))
+        pool.spawn(place, i)
     pool.join()
     return results, time.perf_counter() - started
 
@@ -144,8 +151,9 @@ def main() -> None:
     db = f"sqlite:///{workdir}/pbx.sqlite"
     app = Pbx(db)
     app.create_enterprise("Bench", "bench.example")
-    app.add_user(None, "101", "Caller")
-    app.add_user(None, "102", "Callee")
+    for i in range(PAIRS):
+        app.add_user(None, str(200 + i), f"Caller {i}")
+        app.add_user(None, str(300 + i), f"Callee {i}")
     del app
     pbx_port, floor_port = _free_port(), _free_port()
     pbx_cmd = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 
 import gevent
@@ -14,8 +14,7 @@ from esl_controller.esl.server import ControllerServer
 from esl_controller.esl.session import Services, handle_call
 from esl_controller.routing.script import RoutingSettings
 from esl_controller.web import DirectoryHttpServer
-from projections.blf import BlfProjection, LineChange, presence_headers
-from projections.call_log import CallLogProjection
+from esl_controller.worker import ProjectionWorker, WorkerProcess
 from projections.directory import Directory
 from projections.tracking import Follower
 
@@ -42,7 +41,9 @@ class ServeConfig:
     esl_password: str | None = None
     gateway: str | None = None
     poll_interval: float = 0.05
-    extra: dict[str, str] = field(default_factory=dict)
+    # "inline": projections in this process (tests, simulate); "process": a worker process
+    # (pbx serve: folding the log never competes with call setup); "off": none.
+    projections: str = "inline"
 
 
 class Controller:
@@ -70,19 +71,27 @@ class Controller:
             if config.http is not None
             else None
         )
-        self.presence = None
-        if config.esl is not None:
-            from esl_controller.esl.inbound import PresencePublisher
-
-            assert config.esl_password is not None
-            self.presence = PresencePublisher(config.esl[0], config.esl[1], config.esl_password)
-        self.call_log = Follower(self.app, CallLogProjection())
-        self.blf = Follower(self.app, BlfProjection(), sink=self._on_line_change)
+        self.worker: ProjectionWorker | None = None
+        self.worker_process: WorkerProcess | None = None
+        if config.projections == "inline":
+            self.worker = ProjectionWorker(
+                self.app.db_url, config.esl, config.esl_password, config.poll_interval
+            )
+        elif config.projections == "process":
+            self.worker_process = WorkerProcess(
+                self.app.db_url, config.esl, config.esl_password, config.poll_interval
+            )
         self._greenlets: list[gevent.Greenlet] = []
 
-    def _on_line_change(self, change: LineChange) -> None:
-        if self.presence is not None:
-            self.presence.publish(presence_headers(change))
+    @property
+    def call_log(self) -> Follower:  # type: ignore[type-arg]
+        assert self.worker is not None, "projections run in another process"
+        return self.worker.call_log
+
+    @property
+    def blf(self) -> Follower:  # type: ignore[type-arg]
+        assert self.worker is not None, "projections run in another process"
+        return self.worker.blf
 
     def _follow_directory(self) -> None:
         while True:
@@ -94,13 +103,11 @@ class Controller:
 
     def start(self) -> Controller:
         self.writer.start()
-        if self.presence is not None:
-            self.presence.start()
-        self._greenlets = [
-            gevent.spawn(self._follow_directory),
-            gevent.spawn(self.call_log.run, self.config.poll_interval),
-            gevent.spawn(self.blf.run, self.config.poll_interval),
-        ]
+        self._greenlets = [gevent.spawn(self._follow_directory)]
+        if self.worker is not None:
+            self.worker.start()
+        if self.worker_process is not None:
+            self.worker_process.start()
         self.esl_server.start()
         if self.http is not None:
             self.http.start()
@@ -116,20 +123,13 @@ class Controller:
     def esl_address(self) -> tuple[str, int]:
         return self.esl_server.address
 
-    def settle(self, timeout: float = 5.0) -> None:
-        """Bring projections up to date with everything written so far (tests, simulate)."""
-        self.call_log.catch_up()
-        self.blf.catch_up()
-
     def stop(self) -> None:
         self.esl_server.stop(timeout=5)
         if self.http is not None:
             self.http.stop()
         self.writer.stop()
-        for follower in (self.call_log, self.blf):
-            follower.stop()
         gevent.killall(self._greenlets, timeout=2)
-        self.call_log.catch_up()
-        self.blf.catch_up()
-        if self.presence is not None:
-            self.presence.stop()
+        if self.worker is not None:
+            self.worker.stop()
+        if self.worker_process is not None:
+            self.worker_process.stop()

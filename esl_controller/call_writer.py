@@ -12,6 +12,7 @@ import logging
 from typing import Any
 
 import gevent
+import gevent.lock
 from gevent.event import AsyncResult
 from gevent.queue import Empty, Queue
 
@@ -27,6 +28,12 @@ class CallWriter:
 
     def __init__(self, app: Pbx, max_batch: int = 256) -> None:
         self.app = app
+        datastore = getattr(app.recorder, "datastore", None)
+        if getattr(datastore, "write_lock", None) is not None:
+            # eventsourcing-sqlalchemy serialises SQLite writers with threading.Semaphore;
+            # monkey-patched, its release() yields to the hub (Condition._is_owned), so every
+            # commit waited a whole hub cycle under load. A gevent semaphore does not yield.
+            datastore.write_lock = gevent.lock.Semaphore()
         self.max_batch = max_batch
         self._queue: Queue[tuple[Call, AsyncResult | None]] = Queue()
         self._greenlet: gevent.Greenlet | None = None

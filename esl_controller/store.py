@@ -39,6 +39,20 @@ def sqlite_path(url: str) -> Path | None:
     return Path(url[len(prefix) :].split("?", 1)[0])
 
 
+def views_url(url: str) -> str:
+    """Where the SQL read models live.
+
+    PostgreSQL: the same database. SQLite: a second file beside the log
+    (``var/pbx-views.sqlite``), because SQLite has one writer per file and the projection
+    worker must never make a call's append wait. Each read model's tracking position lives
+    with its rows, so exactly-once still holds.
+    """
+    path = sqlite_path(url)
+    if path is None:
+        return url
+    return f"sqlite:///{path.with_name(path.stem + '-views' + path.suffix)}"
+
+
 def sqlite_connect(path: str) -> sqlite3.Connection:
     """A SQLite connection in WAL mode with a short busy timeout (never stall the hub long)."""
     timeout = float(os.environ.get("PBX_SQLITE_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT))

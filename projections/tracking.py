@@ -34,7 +34,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from esl_controller.store import DEFAULT_BUSY_TIMEOUT, sqlite_path
+from esl_controller.store import DEFAULT_BUSY_TIMEOUT, sqlite_path, views_url
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +67,11 @@ class EventSource(Protocol):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine on the event log's database; SQLite files get WAL and a busy timeout."""
+    """An engine on the read models' database (:func:`views_url` of the log's URL); SQLite
+    files get WAL and a busy timeout."""
     if url.startswith("sqlite") and sqlite_path(url) is None:
         raise ValueError("SQL projections need a SQLite file or PostgreSQL, not a memory database")
+    url = views_url(url)
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
     timeout = float(os.environ.get("PBX_SQLITE_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT))

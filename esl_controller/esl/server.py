@@ -67,6 +67,29 @@ class EslEvent:
         self.data = data
 
 
+_ALWAYS_WANTED = frozenset(
+    {"CHANNEL_EXECUTE_COMPLETE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CUSTOM"}
+)
+
+
+def _peek_event_name(body: bytes) -> str | None:
+    """The Event-Name of a plain event without parsing it (FreeSWITCH writes it first)."""
+    if not body.startswith(b"Event-Name: "):
+        return None
+    end = body.find(b"\n", 12)
+    return body[12:end].decode("ascii", errors="replace") if end > 0 else None
+
+
+def _peek_header(body: bytes, name: bytes) -> str | None:
+    """One header's raw value from a plain event, without parsing the rest."""
+    start = body.find(b"\n" + name + b": ")
+    if start < 0:
+        return None
+    start += len(name) + 3
+    end = body.find(b"\n", start)
+    return body[start:end].decode("ascii", errors="replace") if end > 0 else None
+
+
 class ControllerSession(OutboundSession):  # type: ignore[misc]
     """One outbound socket connection from FreeSWITCH (one call leg)."""
 
@@ -157,6 +180,9 @@ class ControllerSession(OutboundSession):  # type: ignore[misc]
                 continue
             if not item.is_event:
                 continue
+            name = _peek_event_name(item.body)
+            if not self._wants(name) or self._consumed_unparsed(name, item.body):
+                continue  # nobody needs its headers: skip decoding ~150 of them (hot path)
             try:
                 headers = item.event
             except ProtocolError as exc:
@@ -171,6 +197,31 @@ class ControllerSession(OutboundSession):  # type: ignore[misc]
             handlers = list(self.event_handlers.get("*", []))
             handlers += [h for h in self.event_handlers.get(name, []) if h not in handlers]
             self._run_handlers(handlers, EslEvent(headers, item.event_body))
+
+    def _consumed_unparsed(self, name: str | None, body: bytes) -> bool:
+        """Handle the frequent events whose headers nobody reads without parsing them."""
+        if self._callbacks.get(name or "") or self._callbacks.get("*"):
+            return False
+        if any(wanted == name for wanted, _ in self._event_waiters):
+            return False
+        if name == "CHANNEL_HANGUP_COMPLETE":
+            self.hangup_complete.set()
+            return True
+        if name == "CHANNEL_EXECUTE_COMPLETE":
+            app_uuid = _peek_header(body, b"Application-UUID")
+            return app_uuid is not None and app_uuid not in self._exec_waiters
+        return False
+
+    def _wants(self, name: str | None) -> bool:
+        """Whether any handler, callback or waiter may need an event of this name."""
+        if name is None or name in _ALWAYS_WANTED:
+            return True
+        if self._callbacks.get(name) or self._callbacks.get("*"):
+            return True
+        if any(wanted == name for wanted, _ in self._event_waiters):
+            return True
+        own = self.event_handlers.get("*", [])
+        return bool(self.event_handlers.get(name)) or any(h != self.on_event for h in own)
 
     def _run_handlers(self, handlers: list[Callable[[Any], None]], event: Any) -> None:
         for handler in handlers:
@@ -189,7 +240,7 @@ class ControllerSession(OutboundSession):  # type: ignore[misc]
                 waiter.set(headers)
         elif name == "CHANNEL_HANGUP" and self.hangup_headers is None:
             self.hangup_headers = headers
-            log.info("esl call=%s hangup cause=%s", self.call_id, headers.get("Hangup-Cause"))
+            log.debug("esl call=%s hangup cause=%s", self.call_id, headers.get("Hangup-Cause"))
         elif name == "CHANNEL_HANGUP_COMPLETE":
             self.hangup_complete.set()
         if self._event_waiters:
@@ -211,9 +262,9 @@ class ControllerSession(OutboundSession):  # type: ignore[misc]
         disposition = event.headers.get("Content-Disposition")
         if disposition == "linger":
             self._lingering = True
-            log.info("esl call=%s lingering", self.call_id)
+            log.debug("esl call=%s lingering", self.call_id)
         else:
-            log.info("esl call=%s disconnect notice (%s)", self.call_id, disposition)
+            log.debug("esl call=%s disconnect notice (%s)", self.call_id, disposition)
             self.connected = False
             self._outbound_connected = False
             self.gone.set()
@@ -250,6 +301,33 @@ class ControllerSession(OutboundSession):  # type: ignore[misc]
             raise EslTimeoutError(f"no reply to {_first_line(raw)!r} within {timeout}s") from None
         return frame
 
+    def commands(self, texts: list[str], timeout: float = 5) -> list[str]:
+        """Send several commands in one write (pipelined) and return their Reply-Texts.
+
+        FreeSWITCH answers in order, so one round trip serves them all."""
+        if not self.connected:
+            raise OutboundSessionHasGoneAway("connection is closed")
+        results = [gevent.event.AsyncResult() for _ in texts]
+        raw = "".join(text + "\n\n" for text in texts).encode("utf-8")
+        with self._write_lock:
+            self._commands_sent.extend(results)
+            try:
+                self.sock.sendall(raw)
+            except OSError as exc:
+                for result in results:
+                    if result in self._commands_sent:
+                        self._commands_sent.remove(result)
+                raise OutboundSessionHasGoneAway(f"send failed: {exc}") from None
+        deadline = time.monotonic() + timeout
+        replies = []
+        for text, result in zip(texts, results, strict=True):
+            try:
+                frame: Frame = result.get(timeout=max(0.0, deadline - time.monotonic()))
+            except gevent.Timeout:
+                raise EslTimeoutError(f"no reply to {text!r} within {timeout}s") from None
+            replies.append(frame.reply_text)
+        return replies
+
     def connect(self, timeout: float = 5) -> dict[str, str]:
         """Send ``connect`` (once); return the decoded CHANNEL_DATA headers."""
         if self._outbound_connected:
@@ -257,7 +335,7 @@ class ControllerSession(OutboundSession):  # type: ignore[misc]
         frame = self.send("connect", timeout)
         self.session_data = frame.decoded_headers
         self._outbound_connected = True
-        log.info(
+        log.debug(
             "esl call=%s connected from=%s to=%s",
             self.call_id,
             self.session_data.get("Caller-Caller-ID-Number"),
@@ -272,7 +350,12 @@ class ControllerSession(OutboundSession):  # type: ignore[misc]
         return frame.text if frame.content_type == "api/response" else frame.reply_text
 
     def execute(
-        self, app: str, arg: str | None, timeout: float, event_uuid: str | None = None
+        self,
+        app: str,
+        arg: str | None,
+        timeout: float,
+        event_uuid: str | None = None,
+        wait: bool = True,
     ) -> dict[str, str]:
         """Run a dialplan app; return its CHANNEL_EXECUTE_COMPLETE headers (matched on
         Application-UUID). Raises OutboundSessionHasGoneAway if the leg goes away first,
@@ -293,12 +376,15 @@ class ControllerSession(OutboundSession):  # type: ignore[misc]
         else:
             raw = (head + (f"execute-app-arg: {arg}\n" if arg else "") + "\n").encode("utf-8")
         result = gevent.event.AsyncResult()
-        self._exec_waiters[app_uuid] = result
+        if wait:
+            self._exec_waiters[app_uuid] = result
         deadline = time.monotonic() + timeout
         try:
             reply = self.send(raw, timeout).reply_text
             if not reply.startswith("+OK"):
                 raise EslError(f"{app} refused: {reply}")
+            if not wait:
+                return {}  # queued with event-lock: it runs before the next app
             try:
                 headers: dict[str, str] = result.get(timeout=max(0.0, deadline - time.monotonic()))
             except gevent.Timeout:
@@ -309,7 +395,7 @@ class ControllerSession(OutboundSession):  # type: ignore[misc]
 
     def hangup(self, cause: str = "NORMAL_CLEARING", timeout: float = 5) -> str:
         """Hang the leg up with ``cause`` (sendmsg call-command hangup); returns Reply-Text."""
-        log.info("esl call=%s hanging up cause=%s", self.call_id, cause)
+        log.debug("esl call=%s hanging up cause=%s", self.call_id, cause)
         return self.command(f"sendmsg\ncall-command: hangup\nhangup-cause: {cause}", timeout)
 
     # -- observing -----------------------------------------------------------------------

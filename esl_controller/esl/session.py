@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import gevent
 from greenswitch.esl import OutboundSessionHasGoneAway
 
 from esl_controller.call_writer import CallWriter
@@ -73,10 +74,13 @@ def handle_call(services: Services, sess: ControllerSession) -> None:
     """The per-connection handler given to ControllerServer."""
     data = sess.connect(timeout=COMMAND_TIMEOUT)
     ctx = parse_channel_data(data)
-    sess.command("myevents", timeout=COMMAND_TIMEOUT)
-    sess.command(f"linger {LINGER_SECONDS}", timeout=COMMAND_TIMEOUT)
+    run = CallRun(services, sess, ctx)
     try:
-        CallRun(services, sess, ctx).run()
+        sess.commands(["myevents", f"linger {LINGER_SECONDS}"], timeout=COMMAND_TIMEOUT)
+    except OutboundSessionHasGoneAway:
+        run.gone_early = True  # recorded all the same: offered, then cancelled
+    try:
+        run.run()
     finally:
         sess.close()
 
@@ -97,6 +101,7 @@ class CallRun:
         self.refused = False
         self.ringing: tuple[str, ...] = ()
         self.bridge_prepared = False
+        self.gone_early = False
         self.log = logging.LoggerAdapter(log, {"call": ctx.call_id})
 
     # -- the call ------------------------------------------------------------------------
@@ -112,6 +117,8 @@ class CallRun:
             return
         self.sess.on("CHANNEL_BRIDGE", self._on_bridge)
         try:
+            if self.gone_early:
+                raise CallerGoneError
             while action is not None:
                 self._record_new_steps()
                 outcome = self._execute(action)
@@ -199,7 +206,7 @@ class CallRun:
         self.services.writer.save_later(self.call)
         if not self.bridge_prepared:
             # A-leg variables: {...} in the dial string only reaches the called legs.
-            self._app("multiset", BRIDGE_VARIABLES, COMMAND_TIMEOUT)
+            self.sess.execute("multiset", BRIDGE_VARIABLES, COMMAND_TIMEOUT, wait=False)
             self.bridge_prepared = True
         complete = self.sess.execute(
             "bridge", dial_string(ring), timeout=ring.timeout + MAX_CALL_SECONDS
@@ -236,7 +243,9 @@ class CallRun:
                 self.sess.hangup(HangupCause.NORMAL_CLEARING.value, timeout=COMMAND_TIMEOUT)
             except (OutboundSessionHasGoneAway, Exception) as exc:  # noqa: BLE001
                 self.log.warning("call %s: hangup failed: %s", self.ctx.call_id, exc)
-        self.sess.hangup_complete.wait(timeout=COMMAND_TIMEOUT)
+        if not self.sess.gone.is_set():
+            gevent.wait([self.sess.hangup_complete, self.sess.gone], timeout=COMMAND_TIMEOUT,
+                        count=1)
         outcome, cause = self._result()
         now = self.services.clock()
         talk = (now - self.answered_at).total_seconds() if self.answered_at else 0.0
