@@ -66,9 +66,10 @@ def explain_call(app: Pbx, call_id: str) -> list[str]:
         data: Any = event
         if kind == "CallOffered":
             who = f"user {data.caller_user}" if data.caller_user else (data.caller or "anonymous")
+            origin = "an internal phone" if data.direction == "internal" else "the public network"
             lines.append(
                 f"Call {call_id} on {event.timestamp:%Y-%m-%d} at {at} UTC: "
-                f"{who} dialled {data.destination} ({data.direction} call on {data.channel})"
+                f"{who} dialled {data.destination} (from {origin}, channel {data.channel})"
             )
         elif kind in ("CallRouted", "CallRouteContinued"):
             if kind == "CallRouted":

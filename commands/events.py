@@ -11,13 +11,17 @@ from commands.output import emit_json, table
 from esl_controller.application import Pbx
 
 HIDDEN = ("hash",)  # never print secrets' hashes
-SKIPPED = {"originator_id", "originator_version", "timestamp", "steps"}
+SKIPPED = {"originator_id", "originator_version", "originator_topic", "timestamp"}
 
 
-def _fields(event: Any) -> dict[str, Any]:
+def _fields(event: Any, brief: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in vars(event).items():
         if key in SKIPPED or any(h in key for h in HIDDEN):
+            continue
+        if brief and key == "steps":
+            value = f"{len(value)} decision(s)"
+        elif brief and key == "at":
             continue
         out[key] = value
     return out
@@ -63,7 +67,10 @@ def list_(app: Pbx, after: int, limit: int, as_json: bool) -> None:
                 ev.timestamp.strftime("%Y-%m-%d %H:%M:%S"),
                 type(ev).__name__,
                 str(ev.originator_id)[:8],
-                " ".join(f"{k}={v}" for k, v in _fields(ev).items() if v not in (None, [], ""))[
+                " ".join(
+                    f"{k}={v}" for k, v in _fields(ev, brief=True).items()
+                    if v not in (None, [], "")
+                )[
                     :90
                 ],
             )

@@ -17,7 +17,9 @@ import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+import uuid  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
+from datetime import UTC  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import gevent  # noqa: E402
@@ -142,10 +144,71 @@ def measure(cmd: list[str], port: int, calls: int, rate: float, db: str | None) 
     )
 
 
+def append_capacity(db: str, seconds: float = 5.0, greenlets: int = 200) -> tuple[float, int]:
+    """Events/s the group-commit writer appends durably; returns (rate, commits)."""
+    from datetime import datetime
+
+    from esl_controller.call_writer import CallWriter
+    from esl_controller.domain.calls import Call
+
+    app = Pbx(db)
+    writer = CallWriter(app)
+    writer.start()
+    deadline = time.perf_counter() + seconds
+
+    def one_call_after_another() -> None:
+        while time.perf_counter() < deadline:
+            now = datetime.now(UTC)
+            call = Call(str(uuid.uuid4()), None, "201", "201", "301", "internal", "bench", now)
+            call.route("internal", "301", [{"service": "bench", "rule": "-", "detail": "-"}])
+            writer.save(call)
+            call.alert(["301"], now)
+            writer.save(call)
+            call.answer("301", now)
+            call.bridge("sofia/internal/301", now)
+            writer.save(call)
+            call.end("NORMAL_CLEARING", "answered", now, 1.0, 1.0)
+            writer.save(call)
+
+    started = time.perf_counter()
+    gevent.joinall([gevent.spawn(one_call_after_another) for _ in range(greenlets)])
+    elapsed = time.perf_counter() - started
+    writer.stop()
+    return writer.appended / elapsed, writer.commits
+
+
+def held_calls(cmd: list[str], port: int, calls: int, hold: float) -> tuple[float, float, int]:
+    """RSS before and while ``calls`` answered calls are held; returns (idle MB, held MB, ok)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_port(port, proc)
+        rss = RssSampler(proc.pid)
+        gevent.sleep(0.5)
+        idle = rss.peak / 1e6
+        callees = {str(ext): Endpoint("answer", 0.0, hold) for ext in range(300, 300 + PAIRS)}
+        switch = FakeSwitch("127.0.0.1", port, endpoints=callees, time_scale=1.0)
+        results: list = []
+
+        def place(i: int) -> None:
+            caller, callee = str(200 + i % PAIRS), str(300 + i % PAIRS)
+            spec = CallSpec(caller, callee, auth_user=caller, domain="bench.example")
+            results.append(switch.place_call(spec, timeout=hold + 60))
+
+        group = [gevent.spawn(place, i) for i in range(calls)]
+        gevent.joinall(group)
+        held = rss.stop()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    return idle, held, sum(1 for r in results if r.bridged_to)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rate", type=float, default=100.0, help="calls/s for the latency run")
     parser.add_argument("--calls", type=int, default=2000, help="calls per run")
+    parser.add_argument("--held", type=int, default=2000, help="calls held at once")
+    parser.add_argument("--hold", type=float, default=10.0, help="seconds each is held")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="pbx-bench-"))
     db = f"sqlite:///{workdir}/pbx.sqlite"
@@ -181,6 +244,13 @@ def main() -> None:
         print(f"{name:34}{a:12.1f}{b:12.1f}{ratio(a, b):>8}  {budget}")
     print(f"{'events appended/s (burst)':34}{ours.events_per_s or 0:12.1f}{'-':>12}{'-':>8}")
     print(f"failed calls: pbx serve {ours.failed}, floor {floor.failed}")
+    rate, commits = append_capacity(f"sqlite:///{workdir}/append.sqlite")
+    print(f"append capacity (group commit, 200 writers): {rate:,.0f} events/s "
+          f"in {commits} commits  (budget >= 5,000)")
+    idle, held, ok = held_calls(pbx_cmd, pbx_port, args.held, args.hold)
+    print(f"held calls: {ok}/{args.held} answered and held {args.hold:.0f} s at once; "
+          f"RSS {idle:.0f} MB idle -> {held:.0f} MB held "
+          f"({(held - idle) * 1000 / max(ok, 1):.0f} KB per call)")
 
 
 if __name__ == "__main__":

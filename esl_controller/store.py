@@ -58,7 +58,12 @@ def sqlite_connect(path: str) -> sqlite3.Connection:
     timeout = float(os.environ.get("PBX_SQLITE_BUSY_TIMEOUT", DEFAULT_BUSY_TIMEOUT))
     conn = sqlite3.connect(path, timeout=timeout, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    # NORMAL in WAL mode: a commit survives a crash of the process; FULL also survives
+    # power loss (an fsync per commit). Group commit keeps either affordable.
+    synchronous = os.environ.get("PBX_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+    if synchronous not in ("NORMAL", "FULL"):
+        synchronous = "NORMAL"
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     return conn
 
 
@@ -78,7 +83,7 @@ def _creator_topic(path: Path) -> str:
 def application_env(url: str) -> dict[str, str]:
     """eventsourcing environment for the given store URL."""
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing_sqlalchemy",
+        "PERSISTENCE_MODULE": "esl_controller.persistence:Factory",
         "SQLALCHEMY_URL": url,
     }
     path = sqlite_path(url)

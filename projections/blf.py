@@ -16,11 +16,12 @@ placed the call (the dialog's initiator), ``inbound`` for the user being called.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Boolean, Column, Engine, MetaData, String, Table
+from sqlalchemy import Boolean, Column, Engine, MetaData, String, Table, bindparam, select
 from sqlalchemy.engine import Connection
 
 from esl_controller.domain.calls import Call
@@ -106,8 +107,52 @@ def presence_headers(change: LineChange, event_count: int = 1) -> dict[str, str]
     }
 
 
-def _combined(states: list[str]) -> str:
+def _combined(states: Iterable[str]) -> str:
     return max(states, key=RANK.__getitem__, default=IDLE)
+
+
+# Every statement is built once: building and cache-keying a Core statement per event costs
+# far more than running it. Parameters are bound by name at execution.
+_DOMAIN_DELETE = DOMAINS.delete().where(DOMAINS.c.enterprise_id == bindparam("p_ent"))
+_DOMAIN_INSERT = DOMAINS.insert()
+_DOMAIN_SELECT = select(DOMAINS.c.domain).where(DOMAINS.c.enterprise_id == bindparam("p_ent"))
+_USER_DELETE = USERS.delete().where(USERS.c.user_id == bindparam("p_user"))
+_USER_INSERT = USERS.insert()
+_USER_ACTIVATE = (
+    USERS.update()
+    .where(USERS.c.user_id == bindparam("p_user"))
+    .values(active=bindparam("p_active"))
+)
+_USERS_ACTIVE = select(USERS.c.user_id).where(
+    USERS.c.user_id.in_(bindparam("p_users", expanding=True)), USERS.c.active.is_(True)
+)
+_CALL_DELETE = CALLS.delete().where(CALLS.c.call_id == bindparam("p_call"))
+_CALL_INSERT = CALLS.insert()
+_CALL_ROUTE = (
+    CALLS.update()
+    .where(CALLS.c.call_id == bindparam("p_call"))
+    .values(target_user=bindparam("p_target"))
+)
+_CALL_SELECT = CALLS.select().where(CALLS.c.call_id == bindparam("p_call"))
+_CALL_LINES = (
+    select(LINES.c.enterprise_id, LINES.c.extension, LINES.c.state)
+    .where(LINES.c.call_id == bindparam("p_call"))
+    .order_by(LINES.c.extension)
+)
+_USER_LINES = select(LINES.c.call_id, LINES.c.state, LINES.c.direction).where(
+    LINES.c.enterprise_id == bindparam("p_ent"), LINES.c.extension == bindparam("p_ext")
+)
+_LINE_KEY = (
+    LINES.c.enterprise_id == bindparam("p_ent"),
+    LINES.c.extension == bindparam("p_ext"),
+    LINES.c.call_id == bindparam("p_call"),
+)
+_LINE_DELETE = LINES.delete().where(*_LINE_KEY)
+_LINE_UPDATE = LINES.update().where(*_LINE_KEY).values(state=bindparam("p_state"))
+_LINE_INSERT = LINES.insert()
+_ENTERPRISE_LINES = select(LINES.c.extension, LINES.c.state).where(
+    LINES.c.enterprise_id == bindparam("p_ent")
+)
 
 
 class BlfProjection(SqlProjection[LineChange]):
@@ -115,20 +160,41 @@ class BlfProjection(SqlProjection[LineChange]):
     topics = TOPICS
     metadata = METADATA
 
+    def __init__(self) -> None:
+        # enterprise id -> SIP domain, as read from (or just written to) ``blf_domains`` of
+        # ``_domains_engine``. A domain never changes once its enterprise exists, so the map
+        # is exactly what the table holds; it is dropped with the tables (rebuild) and
+        # refilled from them on demand (restart).
+        self._domains: dict[str, str] = {}
+        self._domains_engine: Engine | None = None
+
+    def create_tables(self, conn: Connection) -> None:
+        self._domains.clear()
+        super().create_tables(conn)
+
+    def drop_tables(self, conn: Connection) -> None:
+        self._domains.clear()
+        super().drop_tables(conn)
+
     # -- configuration -------------------------------------------------------------------
     def on_EnterpriseCreated(self, conn: Connection, e: Any) -> list[LineChange]:
         key = str(e.originator_id)
-        conn.execute(DOMAINS.delete().where(DOMAINS.c.enterprise_id == key))
-        conn.execute(DOMAINS.insert().values(enterprise_id=key, domain=e.domain))
+        conn.execute(_DOMAIN_DELETE, {"p_ent": key})
+        conn.execute(_DOMAIN_INSERT, {"enterprise_id": key, "domain": e.domain})
+        self._domain_cache(conn)[key] = e.domain
         return []
 
     def on_UserCreated(self, conn: Connection, e: Any) -> list[LineChange]:
         key = str(e.originator_id)
-        conn.execute(USERS.delete().where(USERS.c.user_id == key))
+        conn.execute(_USER_DELETE, {"p_user": key})
         conn.execute(
-            USERS.insert().values(
-                user_id=key, enterprise_id=str(e.enterprise_id), extension=e.extension, active=True
-            )
+            _USER_INSERT,
+            {
+                "user_id": key,
+                "enterprise_id": str(e.enterprise_id),
+                "extension": e.extension,
+                "active": True,
+            },
         )
         return []
 
@@ -139,7 +205,7 @@ class BlfProjection(SqlProjection[LineChange]):
         return self._activate(conn, e.originator_id, False)
 
     def _activate(self, conn: Connection, user_id: UUID, active: bool) -> list[LineChange]:
-        conn.execute(USERS.update().where(USERS.c.user_id == str(user_id)).values(active=active))
+        conn.execute(_USER_ACTIVATE, {"p_user": str(user_id), "p_active": active})
         return []
 
     # -- calls ---------------------------------------------------------------------------
@@ -147,29 +213,32 @@ class BlfProjection(SqlProjection[LineChange]):
         if e.enterprise_id is None:
             return []
         key, ent = str(e.originator_id), str(e.enterprise_id)
-        conn.execute(CALLS.delete().where(CALLS.c.call_id == key))
+        conn.execute(_CALL_DELETE, {"p_call": key})
         conn.execute(
-            CALLS.insert().values(call_id=key, enterprise_id=ent, caller_user=e.caller_user)
+            _CALL_INSERT,
+            {"call_id": key, "enterprise_id": ent, "caller_user": e.caller_user},
         )
         if e.caller_user is None:
             return []
         return self._set(conn, ent, e.caller_user, key, BUSY, "outbound")
 
     def on_CallRouted(self, conn: Connection, e: Any) -> list[LineChange]:
-        query = CALLS.update().where(CALLS.c.call_id == str(e.originator_id))
-        conn.execute(query.values(target_user=e.target_user))
+        conn.execute(_CALL_ROUTE, {"p_call": str(e.originator_id), "p_target": e.target_user})
         return []
 
     def on_CallAlerting(self, conn: Connection, e: Any) -> list[LineChange]:
         call = self._call(conn, e.originator_id)
         if call is None:
             return []
-        ringing = {t for t in e.targets if self._is_callee(conn, call, t)}
+        ringing = self._callees(conn, call, e.targets)
         changes: list[LineChange] = []
+        present: set[str] = set()
         for row in self._rows(conn, call.call_id):
             if row.state == RINGING and row.extension not in ringing:
                 changes += self._set(conn, call.enterprise_id, row.extension, call.call_id, None)
-        present = {row.extension for row in self._rows(conn, call.call_id)}
+                if row.enterprise_id == call.enterprise_id:
+                    continue  # that cleared the row
+            present.add(row.extension)
         for target in sorted(ringing - present):
             changes += self._set(conn, call.enterprise_id, target, call.call_id, RINGING)
         return changes
@@ -182,7 +251,7 @@ class BlfProjection(SqlProjection[LineChange]):
         for row in self._rows(conn, call.call_id):
             if row.state == RINGING and row.extension != e.by:
                 changes += self._set(conn, call.enterprise_id, row.extension, call.call_id, None)
-        if self._is_callee(conn, call, e.by):
+        if self._callees(conn, call, [e.by]):
             changes += self._set(conn, call.enterprise_id, e.by, call.call_id, BUSY)
         return changes
 
@@ -191,29 +260,51 @@ class BlfProjection(SqlProjection[LineChange]):
         changes: list[LineChange] = []
         for row in self._rows(conn, key):
             changes += self._set(conn, row.enterprise_id, row.extension, key, None)
-        conn.execute(CALLS.delete().where(CALLS.c.call_id == key))
+        conn.execute(_CALL_DELETE, {"p_call": key})
         return changes
 
     # -- helpers -------------------------------------------------------------------------
     def _call(self, conn: Connection, call_id: UUID) -> Any:
-        return conn.execute(CALLS.select().where(CALLS.c.call_id == str(call_id))).first()
+        return conn.execute(_CALL_SELECT, {"p_call": str(call_id)}).first()
 
     def _rows(self, conn: Connection, call_id: str) -> list[Any]:
-        query = LINES.select().where(LINES.c.call_id == call_id).order_by(LINES.c.extension)
-        return list(conn.execute(query).all())
+        return list(conn.execute(_CALL_LINES, {"p_call": call_id}).all())
 
-    def _is_callee(self, conn: Connection, call: Any, extension: str) -> bool:
-        if extension == call.caller_user:
-            return False
-        if extension == call.target_user:
-            return True
-        user_id = str(User.create_id(UUID(call.enterprise_id), extension))
-        query = USERS.select().where(USERS.c.user_id == user_id, USERS.c.active.is_(True))
-        return conn.execute(query).first() is not None
+    def _callees(self, conn: Connection, call: Any, extensions: Iterable[str]) -> set[str]:
+        """Those of ``extensions`` who are called by ``call``: its routed target, or an active
+        user of its enterprise (never the caller)."""
+        found: set[str] = set()
+        lookup: dict[str, str] = {}
+        enterprise: UUID | None = None
+        for extension in extensions:
+            if extension == call.caller_user:
+                continue
+            if extension == call.target_user:
+                found.add(extension)
+                continue
+            if enterprise is None:
+                enterprise = UUID(call.enterprise_id)
+            lookup[str(User.create_id(enterprise, extension))] = extension
+        if lookup:
+            rows = conn.execute(_USERS_ACTIVE, {"p_users": list(lookup)})
+            found.update(lookup[row.user_id] for row in rows)
+        return found
 
-    def _state(self, conn: Connection, ent: str, extension: str) -> str:
-        query = LINES.select().where(LINES.c.enterprise_id == ent, LINES.c.extension == extension)
-        return _combined([row.state for row in conn.execute(query)])
+    def _domain_cache(self, conn: Connection) -> dict[str, str]:
+        if conn.engine is not self._domains_engine:
+            self._domains.clear()
+            self._domains_engine = conn.engine
+        return self._domains
+
+    def _domain(self, conn: Connection, ent: str) -> str:
+        cache = self._domain_cache(conn)
+        domain = cache.get(ent)
+        if domain is None:
+            row = conn.execute(_DOMAIN_SELECT, {"p_ent": ent}).first()
+            if row is None:
+                return ""  # not cached: the enterprise may still be created
+            domain = cache[ent] = str(row.domain)
+        return domain
 
     def _set(
         self,
@@ -224,43 +315,46 @@ class BlfProjection(SqlProjection[LineChange]):
         state: str | None,
         direction: str = "inbound",
     ) -> list[LineChange]:
-        """Set (or with None, clear) one call's row; a LineChange if the user's state moved."""
-        before = self._state(conn, ent, extension)
-        key = (LINES.c.enterprise_id == ent, LINES.c.extension == extension)
-        where = (*key, LINES.c.call_id == call_id)
-        old = conn.execute(LINES.select().where(*where)).first()
+        """Set (or with None, clear) one call's row; a LineChange if the user's state moved.
+
+        One read of the user's rows gives the state before, the call's own row and (with
+        the write applied in memory) the state after."""
+        rows = conn.execute(_USER_LINES, {"p_ent": ent, "p_ext": extension}).all()
+        before = _combined(row.state for row in rows)
+        others = [row.state for row in rows if row.call_id != call_id]
+        old = next((row for row in rows if row.call_id == call_id), None)
+        key = {"p_ent": ent, "p_ext": extension, "p_call": call_id}
         if old is not None:
             direction = old.direction
-            conn.execute(LINES.delete().where(*where))
-        if state is not None:
+            if state is None:
+                conn.execute(_LINE_DELETE, key)
+            elif state != old.state:
+                conn.execute(_LINE_UPDATE, key | {"p_state": state})
+        elif state is not None:
             conn.execute(
-                LINES.insert().values(
-                    enterprise_id=ent,
-                    extension=extension,
-                    call_id=call_id,
-                    state=state,
-                    direction=direction,
-                )
+                _LINE_INSERT,
+                {
+                    "enterprise_id": ent,
+                    "extension": extension,
+                    "call_id": call_id,
+                    "state": state,
+                    "direction": direction,
+                },
             )
-        after = self._state(conn, ent, extension)
+        after = _combined(others if state is None else [*others, state])
         if after == before:
             return []
-        domain = conn.execute(DOMAINS.select().where(DOMAINS.c.enterprise_id == ent)).first()
-        return [
-            LineChange(
-                ent, extension, "" if domain is None else domain.domain, after, call_id, direction
-            )
-        ]
+        return [LineChange(ent, extension, self._domain(conn, ent), after, call_id, direction)]
 
 
 def line_states(engine: Engine | Connection, enterprise_id: str | UUID) -> dict[str, str]:
     """extension -> state for users with a call in progress (absent users are idle)."""
-    query = LINES.select().where(LINES.c.enterprise_id == str(enterprise_id))
+    params = {"p_ent": str(enterprise_id)}
     if isinstance(engine, Engine):
         with engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(_ENTERPRISE_LINES, params).all()
     else:
-        rows = engine.execute(query).all()
+        rows = engine.execute(_ENTERPRISE_LINES, params).all()
     found: dict[str, list[str]] = {}
     for row in rows:
         found.setdefault(row.extension, []).append(row.state)

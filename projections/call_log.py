@@ -15,11 +15,25 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from itertools import product
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEvent
-from sqlalchemy import Boolean, Column, Engine, Float, Index, MetaData, String, Table
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Engine,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    Table,
+    bindparam,
+    select,
+)
 from sqlalchemy.engine import Connection
 
 from esl_controller.domain.calls import Call
@@ -108,6 +122,49 @@ def to_iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+# Every statement is built once: building and cache-keying a Core statement per event costs
+# far more than running it. Parameters are bound by name at execution.
+_USER_DELETE = USERS.delete().where(USERS.c.user_id == bindparam("p_user"))
+_USER_INSERT = USERS.insert()
+_USER_NAMES = select(USERS.c.user_id, USERS.c.name).where(
+    USERS.c.user_id.in_(bindparam("p_users", expanding=True))
+)
+_ACTIVE_DELETE = ACTIVE.delete().where(ACTIVE.c.call_id == bindparam("p_call"))
+_ACTIVE_INSERT = ACTIVE.insert()
+_ACTIVE_SELECT = ACTIVE.select().where(ACTIVE.c.call_id == bindparam("p_call"))
+_ACTIVE_ROUTE = (
+    ACTIVE.update()
+    .where(ACTIVE.c.call_id == bindparam("p_call"))
+    .values(target_user=bindparam("p_target"))
+)
+_ACTIVE_ANSWER = (
+    ACTIVE.update()
+    .where(ACTIVE.c.call_id == bindparam("p_call"))
+    .values(answered_by=bindparam("p_by"))
+)
+_ENTRIES_INSERT = ENTRIES.insert()
+
+
+def _entries_query(by_enterprise: bool, by_extension: bool, by_kind: bool) -> Select[Any]:
+    query = ENTRIES.select()
+    if by_enterprise:
+        query = query.where(ENTRIES.c.enterprise_id == bindparam("p_ent"))
+    if by_extension:
+        query = query.where(ENTRIES.c.extension == bindparam("p_ext"))
+    if by_kind:
+        query = query.where(ENTRIES.c.kind == bindparam("p_kind"))
+    return query.order_by(
+        ENTRIES.c.started_at.desc(), ENTRIES.c.call_id.desc(), ENTRIES.c.kind
+    ).limit(bindparam("p_limit", type_=Integer))
+
+
+# (by enterprise, by extension, by kind) -> the query
+_ENTRIES_QUERIES: dict[tuple[bool, bool, bool], Select[Any]] = {
+    (ent, ext, kind): _entries_query(ent, ext, kind)
+    for ent, ext, kind in product((False, True), repeat=3)
+}
+
+
 class CallLogProjection(SqlProjection[None]):
     name = "call_log"
     topics = TOPICS
@@ -123,45 +180,43 @@ class CallLogProjection(SqlProjection[None]):
 
     def _put_name(self, conn: Connection, user_id: UUID, name: str) -> None:
         key = str(user_id)
-        conn.execute(USERS.delete().where(USERS.c.user_id == key))
-        conn.execute(USERS.insert().values(user_id=key, name=name))
+        conn.execute(_USER_DELETE, {"p_user": key})
+        conn.execute(_USER_INSERT, {"user_id": key, "name": name})
 
     def on_CallOffered(self, conn: Connection, e: Any) -> list[None]:
         if e.enterprise_id is None:
             return []  # nobody of ours to log it for
         key = str(e.originator_id)
-        conn.execute(ACTIVE.delete().where(ACTIVE.c.call_id == key))  # never wedge on a repeat
+        conn.execute(_ACTIVE_DELETE, {"p_call": key})  # never wedge on a repeat
         conn.execute(
-            ACTIVE.insert().values(
-                call_id=key,
-                enterprise_id=str(e.enterprise_id),
-                caller=e.caller,
-                caller_user=e.caller_user,
-                destination=e.destination,
-                started_at=to_iso(e.at),
-            )
+            _ACTIVE_INSERT,
+            {
+                "call_id": key,
+                "enterprise_id": str(e.enterprise_id),
+                "caller": e.caller,
+                "caller_user": e.caller_user,
+                "destination": e.destination,
+                "started_at": to_iso(e.at),
+            },
         )
         return []
 
     def on_CallRouted(self, conn: Connection, e: Any) -> list[None]:
-        self._update(conn, e.originator_id, target_user=e.target_user)
+        conn.execute(_ACTIVE_ROUTE, {"p_call": str(e.originator_id), "p_target": e.target_user})
         return []
 
     def on_CallAnswered(self, conn: Connection, e: Any) -> list[None]:
-        self._update(conn, e.originator_id, answered_by=e.by)
+        conn.execute(_ACTIVE_ANSWER, {"p_call": str(e.originator_id), "p_by": e.by})
         return []
-
-    def _update(self, conn: Connection, call_id: UUID, **values: Any) -> None:
-        conn.execute(ACTIVE.update().where(ACTIVE.c.call_id == str(call_id)).values(**values))
 
     def on_CallEnded(self, conn: Connection, e: DomainEvent) -> list[None]:
         key = str(e.originator_id)
-        call = conn.execute(ACTIVE.select().where(ACTIVE.c.call_id == key)).first()
+        call = conn.execute(_ACTIVE_SELECT, {"p_call": key}).first()
         if call is None:
             return []
-        conn.execute(ACTIVE.delete().where(ACTIVE.c.call_id == key))
-        enterprise = UUID(call.enterprise_id)
+        conn.execute(_ACTIVE_DELETE, {"p_call": key})
         ended: Any = e
+        names = self._names(conn, UUID(call.enterprise_id), call.caller_user, call.target_user)
         common = {
             "call_id": key,
             "enterprise_id": call.enterprise_id,
@@ -179,7 +234,7 @@ class CallLogProjection(SqlProjection[None]):
                     "extension": call.caller_user,
                     "kind": "placed",
                     "other_number": callee if callee is not None else call.destination,
-                    "other_name": self._name(conn, enterprise, callee),
+                    "other_name": names.get(callee),
                     "answered": call.answered_by is not None,
                     "talk": float(ended.talk),
                 }
@@ -193,21 +248,27 @@ class CallLogProjection(SqlProjection[None]):
                     "extension": call.target_user,
                     "kind": "received" if received else "missed",
                     "other_number": caller if caller is not None else call.caller,
-                    "other_name": self._name(conn, enterprise, caller),
+                    "other_name": names.get(caller),
                     "answered": received,
                     "talk": float(ended.talk) if received else 0.0,
                 }
             )
         if rows:
-            conn.execute(ENTRIES.insert(), rows)
+            conn.execute(_ENTRIES_INSERT, rows)
         return []
 
-    def _name(self, conn: Connection, enterprise: UUID, extension: str | None) -> str | None:
-        if extension is None:
-            return None
-        user_id = str(User.create_id(enterprise, extension))
-        name = conn.execute(USERS.select().where(USERS.c.user_id == user_id)).first()
-        return None if name is None else str(name.name)
+    def _names(
+        self, conn: Connection, enterprise: UUID, *extensions: str | None
+    ) -> dict[str | None, str]:
+        """extension -> the user's name, for those of ``extensions`` that name a user: one
+        query for both parties."""
+        wanted = {
+            str(User.create_id(enterprise, ext)): ext for ext in extensions if ext is not None
+        }
+        if not wanted:
+            return {}
+        rows = conn.execute(_USER_NAMES, {"p_users": list(wanted)})
+        return {wanted[row.user_id]: str(row.name) for row in rows}
 
 
 def entries(
@@ -220,21 +281,18 @@ def entries(
     """Finished calls as users see them, newest first."""
     if kind is not None and kind not in KINDS:
         raise ValueError(f"unknown call log kind {kind!r}: use one of {', '.join(KINDS)}")
-    query = ENTRIES.select()
-    if enterprise_id is not None:
-        query = query.where(ENTRIES.c.enterprise_id == str(enterprise_id))
-    if extension is not None:
-        query = query.where(ENTRIES.c.extension == extension)
-    if kind is not None:
-        query = query.where(ENTRIES.c.kind == kind)
-    query = query.order_by(
-        ENTRIES.c.started_at.desc(), ENTRIES.c.call_id.desc(), ENTRIES.c.kind
-    ).limit(limit)
+    query = _ENTRIES_QUERIES[enterprise_id is not None, extension is not None, kind is not None]
+    params = {
+        "p_ent": None if enterprise_id is None else str(enterprise_id),
+        "p_ext": extension,
+        "p_kind": kind,
+        "p_limit": limit,
+    }
     if isinstance(conn_or_engine, Engine):
         with conn_or_engine.connect() as conn:
-            rows = conn.execute(query).all()
+            rows = conn.execute(query, params).all()
     else:
-        rows = conn_or_engine.execute(query).all()
+        rows = conn_or_engine.execute(query, params).all()
     return [
         CallLogEntry(
             call_id=r.call_id,

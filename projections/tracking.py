@@ -29,7 +29,17 @@ from typing import Any, Generic, Protocol, TypeVar
 import gevent
 import gevent.event
 from eventsourcing.domain import DomainEvent
-from sqlalchemy import BigInteger, Column, Engine, MetaData, String, Table, create_engine
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    create_engine,
+    select,
+)
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -47,6 +57,15 @@ TRACKING = Table(
     Column("name", String(64), primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
+# Built once (see the projections): parameters are bound by name at execution.
+_POSITION_SELECT = select(TRACKING.c.position).where(TRACKING.c.name == bindparam("p_name"))
+_TRACKING_INSERT = TRACKING.insert()
+_TRACKING_MOVE = (
+    TRACKING.update()
+    .where(TRACKING.c.name == bindparam("p_name"), TRACKING.c.position == bindparam("p_start"))
+    .values(position=bindparam("p_end"))
+)
+_TRACKING_RESET = TRACKING.update().where(TRACKING.c.name == bindparam("p_name")).values(position=0)
 
 
 class TrackingConflictError(Exception):
@@ -145,13 +164,12 @@ class Follower(Generic[E]):
         try:
             with self.engine.begin() as conn:
                 if self._read_position(conn) is None:
-                    conn.execute(TRACKING.insert().values(name=self.projection.name, position=0))
+                    conn.execute(_TRACKING_INSERT, {"name": self.projection.name, "position": 0})
         except IntegrityError:
             pass  # another process inserted the row first: that is all we wanted
 
     def _read_position(self, conn: Connection) -> int | None:
-        query = TRACKING.select().where(TRACKING.c.name == self.projection.name)
-        row = conn.execute(query).first()
+        row = conn.execute(_POSITION_SELECT, {"p_name": self.projection.name}).first()
         return None if row is None else int(row.position)
 
     @property
@@ -189,9 +207,7 @@ class Follower(Generic[E]):
         effects: list[E] = []
         with self.engine.begin() as conn:
             moved = conn.execute(
-                TRACKING.update()
-                .where(TRACKING.c.name == self.projection.name, TRACKING.c.position == start)
-                .values(position=end)
+                _TRACKING_MOVE, {"p_name": self.projection.name, "p_start": start, "p_end": end}
             )
             if moved.rowcount != 1:
                 raise TrackingConflictError(
@@ -207,9 +223,7 @@ class Follower(Generic[E]):
     def rebuild(self) -> None:
         """Drop the view, reset tracking and replay the log from zero (no side effects)."""
         with self.engine.begin() as conn:
-            conn.execute(
-                TRACKING.update().where(TRACKING.c.name == self.projection.name).values(position=0)
-            )
+            conn.execute(_TRACKING_RESET, {"p_name": self.projection.name})
             self.projection.drop_tables(conn)
             self.projection.create_tables(conn)
         self._catch_up(None, deliver=False)

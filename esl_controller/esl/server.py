@@ -21,6 +21,7 @@ from typing import Any
 import gevent
 import gevent.event
 import gevent.lock
+import gevent.pool
 import gevent.server
 from greenswitch.esl import OutboundSession, OutboundSessionHasGoneAway
 
@@ -467,7 +468,10 @@ class ControllerServer:
         self.max_connections = max_connections
         self.connect_timeout = connect_timeout
         self.active = 0
-        self._server = gevent.server.StreamServer((host, port), self._serve, backlog=2048)
+        # An unbounded pool: stop(timeout) then lets calls in progress finish (drain).
+        self._server = gevent.server.StreamServer(
+            (host, port), self._serve, backlog=2048, spawn=gevent.pool.Pool()
+        )
 
     @property
     def address(self) -> tuple[str, int]:
@@ -479,6 +483,7 @@ class ControllerServer:
         log.info("esl server listening on %s:%s", *self.address)
 
     def stop(self, timeout: float | None = None) -> None:
+        """Stop accepting; give calls in progress up to ``timeout`` seconds to finish."""
         self._server.stop(timeout)
         log.info("esl server stopped")
 
