@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -60,8 +61,13 @@ class Ring:
     cause: str = ""
 
 
+_SPECIAL = re.compile(r"[\\{}\[\]<>]")
+
+
 def _split(text: str, sep: str) -> list[str]:
     """Split at ``sep`` outside ``{}``/``[]`` and not escaped with a backslash."""
+    if not _SPECIAL.search(text):  # no brackets or escapes: a plain split is the same
+        return text.split(sep)
     parts: list[str] = []
     depth = 0
     cur: list[str] = []

@@ -8,11 +8,18 @@ event core headers, event-specific leading headers, channel data, caller profile
 from __future__ import annotations
 
 import itertools
+import math
 import time
 import uuid as uuidlib
 from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import starmap
+from typing import Any
 
-__all__ = ["CORE", "Channel", "Leg", "channel_data", "event_headers"]
+from .frames import event_plain_block, header_line, serialize_headers
+
+__all__ = ["CORE", "Channel", "Leg", "Variables", "channel_data", "connect_frame",
+           "event_frame", "event_headers"]
 
 Pairs = list[tuple[str, str]]
 
@@ -59,6 +66,62 @@ class Leg:
     answered_us: int
 
 
+class Variables(dict[str, str]):
+    """Channel variables that keep each ``variable_<name>`` header line serialized.
+
+    A plain ``dict`` in every respect, except that every mutation also updates a parallel
+    dict of serialized lines in the same (insertion) order, so the variable block of an
+    event is one ``b"".join`` instead of re-encoding every value.
+    """
+
+    __slots__ = ("_lines",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lines: dict[str, bytes] = {k: _var_line(k, v) for k, v in self.items()}
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy / deepcopy / pickle: rebuild the lines
+        return (Variables, (dict(self),))
+
+    def block(self) -> bytes:
+        """The serialized ``variable_*`` header lines."""
+        return b"".join(self._lines.values())
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, value)
+        self._lines[key] = _var_line(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        super().__delitem__(key)
+        del self._lines[key]
+
+    def update(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def __ior__(self, other: Any) -> Variables:  # type: ignore[override,misc]
+        self.update(other)
+        return self
+
+    def setdefault(self, key: str, default: str = "") -> str:  # type: ignore[override]
+        if key not in self:
+            self[key] = default
+        return self[key]
+
+    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+        self._lines.pop(key, None)
+        return super().pop(key, *default)
+
+    def popitem(self) -> tuple[str, str]:
+        item = super().popitem()
+        del self._lines[item[0]]
+        return item
+
+    def clear(self) -> None:
+        super().clear()
+        self._lines.clear()
+
+
 @dataclass
 class Channel:
     """State of the simulated A-leg (the channel controlled through the outbound socket)."""
@@ -84,7 +147,10 @@ class Channel:
     bridged_us: int = 0
     other: Leg | None = None
     last_other: Leg | None = None
-    variables: dict[str, str] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=Variables)
+    # Serialized header blocks keyed on the fields they are built from (see ``_block``).
+    _blocks: dict[str, tuple[Any, bytes]] = field(
+        default_factory=dict, init=False, repr=False, compare=False)
 
     def caller_profile(self, prefix: str) -> Pairs:
         """The caller-profile headers (``Caller-*`` or, in CHANNEL_DATA, ``Channel-*``)."""
@@ -191,25 +257,116 @@ class Channel:
         """All channel variables as ``variable_<name>`` headers."""
         return [(f"variable_{k}", v) for k, v in self.variables.items()]
 
+    # ------------------------------------------------------------ serialized blocks
+    # Each block is the serialization of one of the pair lists above, cached until one of the
+    # fields it is built from changes (the key holds exactly those fields).
 
-def _core_headers(name: str) -> Pairs:
-    now = time.time()
-    file, func, line = _ORIGIN.get(name, ("switch_channel.c", "switch_channel_event", 1))
+    def _block(self, slot: str, key: Any, build: Any) -> bytes:
+        hit = self._blocks.get(slot)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        block: bytes = serialize_headers(build())
+        self._blocks[slot] = (key, block)
+        return block
+
+    def basic_block(self) -> bytes:
+        """Serialized :meth:`basic`."""
+        key = (self.state, self.call_state, self.state_number, self.channel_name, self.uuid,
+               self.presence_id, self.answer_state, self.hangup_cause, bool(self.media))
+        return self._block("basic", key, self.basic)
+
+    def caller_profile_block(self, prefix: str) -> bytes:
+        """Serialized :meth:`caller_profile`."""
+        key = (self.username, self.caller_name, self.caller_number, self.destination,
+               self.uuid, self.context, self.channel_name, self.created_us, self.answered_us,
+               self.progress_media_us, self.hangup_us, self.bridged_us)
+        return self._block(prefix, key, lambda: self.caller_profile(prefix))
+
+    def other_leg_block(self, other: Leg) -> bytes:
+        """Serialized :meth:`other_leg` (``originatee``)."""
+        key = (self.username, self.context, other.caller_name, other.caller_number,
+               other.destination, other.uuid, other.channel_name, other.created_us,
+               other.answered_us)
+        return self._block("other", key, lambda: self.other_leg(other))
+
+    def var_block(self) -> bytes:
+        """Serialized :meth:`var_pairs`."""
+        variables = self.variables
+        if type(variables) is Variables:
+            return variables.block()
+        return b"".join(starmap(_var_line, variables.items()))  # a plain dict was assigned
+
+
+@lru_cache(maxsize=16384)
+def _var_line(name: str, value: str) -> bytes:
+    return header_line(f"variable_{name}", value)
+
+
+def _host_pairs() -> Pairs:
     return [
-        ("Event-Name", name),
         ("Core-UUID", CORE.uuid),
         ("FreeSWITCH-Hostname", CORE.hostname),
         ("FreeSWITCH-Switchname", CORE.hostname),
         ("FreeSWITCH-IPv4", CORE.ipv4),
         ("FreeSWITCH-IPv6", CORE.ipv6),
+    ]
+
+
+def _date_pairs(now: float) -> Pairs:
+    return [
         ("Event-Date-Local", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))),
         ("Event-Date-GMT", time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(now))),
-        ("Event-Date-Timestamp", str(int(now * 1_000_000))),
+    ]
+
+
+def _origin_pairs(name: str) -> Pairs:
+    file, func, line = _ORIGIN.get(name, ("switch_channel.c", "switch_channel_event", 1))
+    return [
         ("Event-Calling-File", file),
         ("Event-Calling-Function", func),
         ("Event-Calling-Line-Number", str(line)),
-        ("Event-Sequence", str(next(_SEQUENCE))),
     ]
+
+
+def _core_headers(name: str, now: float | None = None, seq: int | None = None) -> Pairs:
+    now = time.time() if now is None else now
+    seq = next(_SEQUENCE) if seq is None else seq
+    return [
+        ("Event-Name", name),
+        *_host_pairs(),
+        *_date_pairs(now),
+        ("Event-Date-Timestamp", str(int(now * 1_000_000))),
+        *_origin_pairs(name),
+        ("Event-Sequence", str(seq)),
+    ]
+
+
+_host_cache: list[Any] = [None, b""]  # [CORE it was built from, serialized host headers]
+_date_cache: list[Any] = [None, b""]  # [whole second, serialized Event-Date-Local/-GMT]
+
+
+def _name_block(name: str) -> bytes:
+    if _host_cache[0] is not CORE:
+        _host_cache[1] = serialize_headers(_host_pairs())
+        _host_cache[0] = CORE
+    return header_line("Event-Name", name) + _host_cache[1]
+
+
+@lru_cache(maxsize=64)
+def _origin_block(name: str) -> bytes:
+    return serialize_headers(_origin_pairs(name))
+
+
+def _core_block(name: str, now: float | None = None, seq: int | None = None) -> bytes:
+    """Serialized :func:`_core_headers` (same ``time.time()`` / sequence consumption)."""
+    now = time.time() if now is None else now
+    seq = next(_SEQUENCE) if seq is None else seq
+    second = math.floor(now)  # localtime()/gmtime() floor a float timestamp to the second
+    if _date_cache[0] != second:
+        _date_cache[1] = serialize_headers(_date_pairs(second))
+        _date_cache[0] = second
+    return b"%s%sEvent-Date-Timestamp: %d\n%sEvent-Sequence: %d\n" % (
+        _name_block(name), _date_cache[1], int(now * 1_000_000), _origin_block(name), seq)
 
 
 def channel_data(chan: Channel) -> Pairs:
@@ -223,8 +380,33 @@ def channel_data(chan: Channel) -> Pairs:
     ]
 
 
+_CONNECT_TAIL = {
+    (async_mode, full): serialize_headers([
+        ("Content-Type", "command/reply"),
+        ("Reply-Text", "+OK\n"),
+        ("Socket-Mode", "async" if async_mode else "static"),
+        ("Control", "full" if full else "single-channel"),
+    ]) + b"\n"
+    for async_mode in (True, False) for full in (True, False)
+}
+
+
+def connect_frame(chan: Channel, async_mode: bool = True, full: bool = True,
+                  now: float | None = None, seq: int | None = None) -> bytes:
+    """``frames.connect_reply(channel_data(chan))`` built from cached serialized blocks."""
+    return b"".join((
+        _core_block("CHANNEL_DATA", now, seq),
+        chan.caller_profile_block("Channel"),
+        chan.basic_block(),
+        chan.caller_profile_block("Caller"),
+        chan.var_block(),
+        _CONNECT_TAIL[bool(async_mode), bool(full)],
+    ))
+
+
 def event_headers(
-    chan: Channel, name: str, lead: Pairs | None = None, trail: Pairs | None = None
+    chan: Channel, name: str, lead: Pairs | None = None, trail: Pairs | None = None,
+    now: float | None = None, seq: int | None = None,
 ) -> Pairs:
     """Headers of a channel event ``name`` fired on ``chan``.
 
@@ -232,7 +414,7 @@ def event_headers(
     CHANNEL_HANGUP_COMPLETE); ``trail`` after the variables (Application-*, DTMF-*).
     DTMF events carry no ``variable_*`` headers (``switch_channel_event_set_basic_data`` only).
     """
-    pairs = _core_headers(name)
+    pairs = _core_headers(name, now, seq)
     if lead:
         pairs += lead
     pairs += chan.basic()
@@ -244,6 +426,29 @@ def event_headers(
     if trail:
         pairs += trail
     return pairs
+
+
+def event_frame(
+    chan: Channel, name: str, lead: Pairs | None = None, trail: Pairs | None = None,
+    now: float | None = None, seq: int | None = None,
+) -> bytes:
+    """``frames.event_plain(event_headers(...))``, byte for byte, from cached serialized blocks.
+
+    Only the core headers, the variables and ``lead`` / ``trail`` are serialized per event;
+    the basic data, caller profile and other-leg blocks are reused until their fields change.
+    """
+    parts = [_core_block(name, now, seq)]
+    if lead:
+        parts.append(serialize_headers(lead))
+    parts.append(chan.basic_block())
+    parts.append(chan.caller_profile_block("Caller"))
+    if chan.other is not None:
+        parts.append(chan.other_leg_block(chan.other))
+    if name != "DTMF":
+        parts.append(chan.var_block())
+    if trail:
+        parts.append(serialize_headers(trail))
+    return event_plain_block(b"".join(parts))
 
 
 def set_state(chan: Channel, state: str) -> None:

@@ -6,6 +6,8 @@ See ESL-NOTES A.1 and A.4 and the captures under ``tests/fixtures/esl-captures``
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from itertools import starmap
 
 from .wire import url_encode
 
@@ -20,7 +22,10 @@ __all__ = [
     "disconnect_inbound",
     "disconnect_linger",
     "event_plain",
+    "event_plain_block",
+    "header_line",
     "serialize_event",
+    "serialize_headers",
 ]
 
 Headers = Sequence[tuple[str, str]]
@@ -28,21 +33,37 @@ Headers = Sequence[tuple[str, str]]
 DISCONNECT_BODY = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
 
 
+@lru_cache(maxsize=16384)
+def header_line(name: str, value: str) -> bytes:
+    """One serialized event header line: ``name: <url-encoded value>\\n`` (memoized).
+
+    An empty value is written as ``_undef_``, as ``switch_event_serialize`` does.
+    """
+    return f"{name}: {url_encode(value) if value != '' else '_undef_'}\n".encode("ascii")
+
+
+def serialize_headers(headers: Headers) -> bytes:
+    """The serialized header lines of ``headers`` (no terminating blank line)."""
+    return b"".join(starmap(header_line, headers))
+
+
 def serialize_event(headers: Headers, body: bytes | None = None) -> bytes:
     """``switch_event_serialize(ev, encode=TRUE)``: URL-encoded headers, blank line or body."""
-    parts: list[str] = []
-    for name, value in headers:
-        parts.append(f"{name}: {url_encode(value) if value != '' else '_undef_'}\n")
-    head = "".join(parts).encode("ascii")
+    head = serialize_headers(headers)
     if body:
-        return head + b"Content-Length: %d\n\n" % len(body) + body
+        return b"%sContent-Length: %d\n\n%s" % (head, len(body), body)
     return head + b"\n"
+
+
+def event_plain_block(head: bytes) -> bytes:
+    """A body-less ``text/event-plain`` frame from already serialized header lines."""
+    return b"Content-Length: %d\nContent-Type: text/event-plain\n\n%s\n" % (len(head) + 1, head)
 
 
 def event_plain(headers: Headers, body: bytes | None = None) -> bytes:
     """A ``text/event-plain`` frame (outer Content-Length comes first, as FS writes it)."""
     inner = serialize_event(headers, body)
-    return b"Content-Length: %d\nContent-Type: text/event-plain\n\n" % len(inner) + inner
+    return b"Content-Length: %d\nContent-Type: text/event-plain\n\n%s" % (len(inner), inner)
 
 
 def command_reply(text: str, extra: Iterable[tuple[str, str]] = ()) -> bytes:

@@ -15,7 +15,7 @@ from gevent import socket as gsocket
 
 from . import frames
 from .apps import run_app
-from .events import Channel, channel_data, event_headers, set_state
+from .events import Channel, connect_frame, event_frame, set_state
 from .models import CallSpec, Endpoint, SimCall
 from .replies import reply_for
 from .wire import Command, CommandReader
@@ -110,7 +110,7 @@ class OutboundSession:
         if self.closed or not (self.all_events or name in self.subscribed):
             return
         self.call.events.append(name)
-        self.send(frames.event_plain(event_headers(self.chan, name, lead, trail)))
+        self.send(event_frame(self.chan, name, lead, trail))
 
     def _close(self, clean: bool) -> None:
         if self.closed:
@@ -177,7 +177,7 @@ class OutboundSession:
                 self._on_connect()
             return  # FS stays silent until the first command is connect
         if verb == "connect":
-            self.send(frames.connect_reply(channel_data(self.chan)))
+            self.send(connect_frame(self.chan))
         elif verb == "sendmsg":
             self._on_sendmsg(cmd)
         elif verb in ("exit", "..."):
@@ -191,7 +191,7 @@ class OutboundSession:
 
     def _on_connect(self) -> None:
         self.connected = True
-        self.send(frames.connect_reply(channel_data(self.chan)))
+        self.send(connect_frame(self.chan))
         if self.spec.close_after_connect:
             self._close(clean=False)
             return

@@ -6,6 +6,7 @@ dialplan ``socket host:port async full`` would), then follows ESL-NOTES A.2-A.6.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 
@@ -17,6 +18,22 @@ from .session import OutboundSession
 __all__ = ["CallSpec", "Endpoint", "FakeSwitch", "SimCall"]
 
 log = logging.getLogger(__name__)
+
+
+def _connect(host: str, port: int, timeout: float) -> gsocket.socket:
+    """``create_connection``, minus the thread-pool ``getaddrinfo`` for an IP-literal host."""
+    try:
+        family = gsocket.AF_INET6 if ipaddress.ip_address(host).version == 6 else gsocket.AF_INET
+    except ValueError:
+        return gsocket.create_connection((host, port), timeout=timeout)
+    sock = gsocket.socket(family, gsocket.SOCK_STREAM)
+    try:
+        sock.settimeout(timeout)
+        sock.connect((host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 class FakeSwitch:
@@ -39,8 +56,7 @@ class FakeSwitch:
     def place_call(self, spec: CallSpec, timeout: float = 30) -> SimCall:
         """Run one call to completion (blocking this greenlet) and return what happened."""
         try:
-            sock = gsocket.create_connection((self.controller_host, self.controller_port),
-                                             timeout=timeout)
+            sock = _connect(self.controller_host, self.controller_port, timeout)
         except OSError as exc:
             log.warning("cannot reach controller %s:%s: %s",
                         self.controller_host, self.controller_port, exc)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import unquote_to_bytes
 
 __all__ = [
@@ -31,8 +32,12 @@ def _pct(match: re.Match[bytes]) -> bytes:
     return b"%%%02X" % match.group(0)[0]
 
 
+@lru_cache(maxsize=16384)
 def url_encode(value: str | bytes) -> str:
-    """Encode one header value exactly as FreeSWITCH does when serializing an event."""
+    """Encode one header value exactly as FreeSWITCH does when serializing an event.
+
+    Memoized: the same values (uuids, channel names, constants) recur in every event of a call.
+    """
     raw = value.encode("utf-8", "surrogateescape") if isinstance(value, str) else value
     return _UNSAFE.sub(_pct, raw).decode("ascii")
 
