@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 
 import click
+import gevent
 
 from commands.calls import explain_call
 from commands.common import enterprise_option, json_option
 from commands.main import Context
 from commands.output import emit_json
+from commands.serve import _address
+from esl_controller.application import Pbx
 from esl_controller.bootstrap import Controller, ServeConfig
+from esl_controller.errors import NotFoundError
 from esl_controller.simulator import CallSpec, Endpoint, FakeSwitch
 
 BEHAVIOURS = ("answer", "busy", "no-answer", "unregistered", "reject")
@@ -45,13 +50,16 @@ def simulate() -> None:
 @click.option("--time-scale", type=click.FloatRange(0.001, 1.0), default=0.05, show_default=True,
               help="Simulated seconds run this much faster (0.05 = 20x).")
 @click.option("--gateway", default="trunk", show_default=True)
+@click.option("--controller", default=None,
+              help="Call a controller that is already running (e.g. `make run`) at HOST:PORT "
+                   "instead of starting one in this process.")
 @enterprise_option
 @json_option
 @click.pass_obj
 def call(
     obj: Context, caller: str, destination: str, endpoints: tuple[str, ...],
     hangup_after: float | None, talk: float, time_scale: float, gateway: str,
-    enterprise: str | None, as_json: bool,
+    controller: str | None, enterprise: str | None, as_json: bool,
 ) -> None:
     """Place one call and print the route it took."""
     behaviour = dict(parse_endpoint(e) for e in endpoints)
@@ -64,24 +72,33 @@ def call(
         for u in directory.users_of(ent.id)
     }
     table.update({key: Endpoint(b, 1.0, talk) for key, b in behaviour.items()})
+    spec = CallSpec(
+        caller=caller,
+        destination=destination,
+        auth_user=caller if internal else None,
+        domain=ent.domain if internal else None,
+        hangup_after=hangup_after,
+        call_uuid=str(uuid.uuid4()),
+    )
     logging.getLogger().setLevel(logging.ERROR)
-    controller = Controller(
-        ServeConfig(db_url=obj.db, listen=("127.0.0.1", 0), http=None, gateway=gateway)
-    ).start()
-    try:
-        host, port = controller.esl_address
-        switch = FakeSwitch(host, port, endpoints=table, time_scale=time_scale)
-        spec = CallSpec(
-            caller=caller,
-            destination=destination,
-            auth_user=caller if internal else None,
-            domain=ent.domain if internal else None,
-            hangup_after=hangup_after,
-            call_uuid=str(uuid.uuid4()),
+    if controller is not None:
+        host, port = _address(controller, 8084, "--controller") or ("127.0.0.1", 8084)
+        result = FakeSwitch(host, port, endpoints=table, time_scale=time_scale).place_call(
+            spec, timeout=120
         )
-        result = switch.place_call(spec, timeout=120)
-    finally:
-        controller.stop()
+        if result.error:
+            raise click.ClickException(f"the controller at {host}:{port}: {result.error}")
+        _wait_recorded(app, result.call_uuid)
+    else:
+        running = Controller(
+            ServeConfig(db_url=obj.db, listen=("127.0.0.1", 0), http=None, gateway=gateway)
+        ).start()
+        try:
+            host, port = running.esl_address
+            switch = FakeSwitch(host, port, endpoints=table, time_scale=time_scale)
+            result = switch.place_call(spec, timeout=120)
+        finally:
+            running.stop()
     lines = explain_call(app, result.call_uuid)
     if as_json:
         emit_json(
@@ -101,6 +118,19 @@ def call(
     click.echo("")
     for line in lines:
         click.echo(line)
+
+
+def _wait_recorded(app: Pbx, call_id: str, timeout: float = 10.0) -> None:
+    """The running controller records the end of the call just after the switch's side."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if app.call(call_id).ended:
+                return
+        except NotFoundError:
+            pass
+        gevent.sleep(0.05)
+    raise click.ClickException(f"call {call_id} was not recorded within {timeout:.0f} s")
 
 
 COMMANDS = [simulate]

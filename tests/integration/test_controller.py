@@ -229,3 +229,21 @@ def test_a_restarted_controller_has_every_user_and_call(pbx: Pbx, controller: Co
         ]
     finally:
         again.stop()
+
+
+def _frame(content_type: bytes, body: bytes) -> bytes:
+    return b"Content-Length: %d\nContent-Type: %s\n\n%s" % (len(body), content_type, body)
+
+
+def test_unknown_events_and_frame_types_are_ignored_and_the_call_completes(
+    controller: Controller,
+) -> None:
+    future = _frame(b"text/event-plain", b"Event-Name: SOME_FUTURE_EVENT\nCore-UUID: x\n\n")
+    custom = _frame(b"text/event-plain",
+                    b"Event-Name: CUSTOM\nEvent-Subclass: vendor%3A%3Athing\n\n")
+    strange = _frame(b"text/something-new", b"hello")
+    spec = internal("101", "102", inject=[(0.0, future), (0.0, custom), (0.0, strange)])
+    call = switch(controller, **{"102": Endpoint("answer", 0.5, 0.5)}).place_call(spec)
+    assert call.bridged_to == "102"
+    assert call.exit_received
+    assert log_of(controller, "102") == [("received", "Alice Jansen (101)", "answered")]
