@@ -15,6 +15,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pytest  # noqa: E402
 
@@ -22,8 +23,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 CAPTURES = FIXTURES / "esl-captures"
 
 
-def wait_until(predicate: Callable[[], object], timeout: float = 5.0, what: str = "") -> object:
-    """Poll ``predicate`` until it is truthy; fail the test after ``timeout`` seconds."""
+POLL_INTERVAL = 0.005  # how often a condition is looked at again, not a wait for an outcome
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 5.0, what: str = "") -> Any:
+    """Poll ``predicate`` until it is truthy and return its value; fail the test after
+    ``timeout`` seconds. The one way tests wait: on a condition, never for a fixed time."""
     import gevent
 
     deadline = time.monotonic() + timeout
@@ -32,8 +37,8 @@ def wait_until(predicate: Callable[[], object], timeout: float = 5.0, what: str 
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what or predicate}")
-        gevent.sleep(0.005)
+            raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
+        gevent.sleep(POLL_INTERVAL)
 
 
 @pytest.fixture

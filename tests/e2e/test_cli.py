@@ -7,27 +7,16 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import wait_until
 from tests.e2e.conftest import ALICE, BOB, Pbx
 
 ALICE_E164 = "+31201234567"
-
-
-def wait_for(predicate: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def stored_secret_hashes(db: Path) -> list[str]:
@@ -375,12 +364,12 @@ def test_serve_listens_and_stops_on_sigterm(acme: Pbx) -> None:
             assert proc.poll() is None, log.read_text()
             return re.search(r"listening for FreeSWITCH on ([\d.]+):(\d+)", log.read_text())
 
-        found = wait_for(listening, 30, "serve to say it is listening")
+        found = wait_until(listening, 30, "serve to say it is listening")
         host, port = found[1], int(found[2])
         assert port != 0
         with socket.create_connection((host, port), timeout=5):
             pass  # it really accepts connections
-        web = wait_for(lambda: re.search(r"http://([\d.]+):(\d+)/directory", log.read_text()),
+        web = wait_until(lambda: re.search(r"http://([\d.]+):(\d+)/directory", log.read_text()),
                        10, "the directory address")
         assert int(web[2]) != 0
 

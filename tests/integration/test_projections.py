@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,6 +27,7 @@ from projections.call_log import CallLogProjection, entries, read_entries
 from projections.directory import TOPICS as DIRECTORY_TOPICS
 from projections.directory import Directory
 from projections.tracking import Follower
+from tests.conftest import wait_until
 
 T0 = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
 
@@ -298,17 +298,10 @@ def test_follower_runs_in_a_greenlet_until_stopped(pbx: tuple[Pbx, UUID]) -> Non
     Scenario(app, eid, Clock()).route(
         Scenario(app, eid, Clock()).start("101", "102", "101"), "internal", "102"
     )
-    wait_for(lambda: line_states(follower.engine, eid) == {"101": "busy"})
+    wait_until(lambda: line_states(follower.engine, eid) == {"101": "busy"})
     follower.stop()
     runner.join(timeout=5)
     assert runner.dead
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        gevent.sleep(0.01)
 
 
 OUTCOMES = st.sampled_from(["answered", "no-answer", "busy", "cancelled"])
