@@ -504,8 +504,12 @@ class ControllerServer:
             self._handler(session)
         except OutboundSessionHasGoneAway as exc:
             log.info("esl call=%s gone: %s", session.call_id, exc)
-        except Exception:  # the documented per-call boundary: log, close, keep serving
-            log.exception("esl call=%s handler failed; closing connection", session.call_id)
+        except Exception:  # the documented per-call boundary: log, hang up, keep serving
+            log.exception("esl call=%s handler failed; hanging up", session.call_id)
+            try:
+                session.hangup("NORMAL_TEMPORARY_FAILURE", timeout=2)
+            except Exception as exc:  # noqa: BLE001 - the leg may be gone already
+                log.info("esl call=%s hangup after failure: %s", session.call_id, exc)
         finally:
             self.active -= 1
             session.close()

@@ -247,3 +247,12 @@ def test_unknown_events_and_frame_types_are_ignored_and_the_call_completes(
     assert call.bridged_to == "102"
     assert call.exit_received
     assert log_of(controller, "102") == [("received", "Alice Jansen (101)", "answered")]
+
+
+def test_a_call_the_controller_cannot_handle_is_hung_up_and_others_go_on(
+    controller: Controller,
+) -> None:
+    broken = switch(controller).place_call(internal("101", ""))  # no destination at all
+    assert broken.hangup_cause == "NORMAL_TEMPORARY_FAILURE"
+    assert broken.hangup_by == "controller"
+    assert switch(controller).place_call(internal("101", "102")).bridged_to == "102"
