@@ -52,12 +52,17 @@ def _register() -> None:
         enterprises,
         events,
         projections_cmd,
+        schedules,
         serve,
         simulate,
         users,
+        voicemail,
     )
 
-    for module in (enterprises, users, calls, events, blf, projections_cmd, serve, simulate):
+    for module in (
+        enterprises, users, calls, events, blf, projections_cmd, schedules, serve, simulate,
+        voicemail,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
 

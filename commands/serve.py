@@ -45,10 +45,16 @@ def read_password(path: str | None) -> str | None:
 @click.option("--esl", default=None, help="FreeSWITCH's inbound ESL HOST:PORT for BLF presence.")
 @click.option("--esl-password-file", default=None, help="File holding the inbound ESL password.")
 @click.option("--gateway", default=None, help="SIP gateway for external calls (sofia/gateway/NAME).")
+@click.option("--smtp", default=None,
+              help="SMTP relay HOST:PORT for voicemail e-mails (default: no e-mail).")
+@click.option("--mail-from", default=None, help="Sender address of voicemail e-mails.")
+@click.option("--voicemail-dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for voicemail audio (default: var/voicemail).")
 @click.pass_obj
 def serve(
     obj: Context, listen: str, http: str, esl: str | None, esl_password_file: str | None,
-    gateway: str | None,
+    gateway: str | None, smtp: str | None = None, mail_from: str | None = None,
+    voicemail_dir: str | None = None,
 ) -> None:
     """Run the controller until interrupted (Ctrl-C / SIGTERM)."""
     password = read_password(esl_password_file)
@@ -66,6 +72,9 @@ def serve(
         esl_password=password,
         gateway=gateway,
         projections="process",
+        smtp=_address(smtp, 25, "--smtp"),
+        mail_from=mail_from,
+        voicemail_dir=voicemail_dir,
     )
     logging.getLogger().setLevel(logging.INFO)
     # Per-record thread/process lookups cost more than the line itself at 300 calls/s.

@@ -6,7 +6,9 @@ import click
 
 from commands.common import enterprise_option, json_option, pass_app
 from commands.output import emit_json, table
+from esl_controller import user_services
 from esl_controller.application import Pbx
+from esl_controller.domain.users import FORWARD_KINDS, IDENTITIES
 from projections.directory import UserView
 
 
@@ -20,6 +22,18 @@ def _as_dict(user: UserView, enterprise: str) -> dict[str, object]:
         "sip_password": "set" if user.has_password else None,
         "pin": "set" if user.has_pin else None,
         "no_answer_seconds": user.no_answer_seconds,
+        "forwarding": {
+            r.kind: r.destination
+            + (f" after {r.after_seconds} s" if r.after_seconds else "")
+            + (f" when {r.schedule} is open" if r.schedule else "")
+            + (f" for callers {r.from_pattern}" if r.from_pattern else "")
+            for r in user.forwarding
+        },
+        "do_not_disturb": user.dnd,
+        "anonymous_rejection": user.anonymous_rejection,
+        "identity": user.identity,
+        "mobile": user.mobile,
+        "intercept": user.intercept,
         "id": str(user.id),
     }
 
@@ -93,7 +107,11 @@ def show(app: Pbx, extension: str, enterprise: str | None, as_json: bool) -> Non
         emit_json(data)
         return
     for key, value in data.items():
-        click.echo(f"{key + ':':<19}{'-' if value is None else value}")
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} -> {v}" for k, v in value.items()) or None
+        elif isinstance(value, bool):
+            value = "on" if value else "off"
+        click.echo(f"{key + ':':<21}{'-' if value is None else value}")
 
 
 @user.command("remove")
@@ -104,6 +122,94 @@ def remove(app: Pbx, extension: str, enterprise: str | None) -> None:
     """Remove a user; the extension can be given out again."""
     found = app.remove_user(enterprise, extension)
     click.echo(f"user {found.extension} ({found.name}) removed")
+
+
+ON_OFF = click.Choice(["on", "off"])
+
+
+@user.command("forward")
+@click.argument("extension")
+@enterprise_option
+@click.option("--always", "always", metavar="DEST", help="Forward every call.")
+@click.option("--busy", metavar="DEST", help="Forward when busy (or on DND).")
+@click.option("--no-answer", "no_answer", metavar="DEST", help="Forward when not answered.")
+@click.option("--not-reachable", "not_reachable", metavar="DEST",
+              help="Forward when no device is registered.")
+@click.option("--selective", metavar="DEST", help="Forward while --schedule is open.")
+@click.option("--after", type=int, default=None, help="Seconds before no-answer forwarding.")
+@click.option("--schedule", default=None, help="Schedule for selective forwarding.")
+@click.option("--from", "from_pattern", default=None,
+              help="Only callers matching this (e.g. +3120*, 06XXXXXXXX, anonymous).")
+@click.option("--off", "off", type=click.Choice(list(FORWARD_KINDS)), default=None,
+              help="Switch this kind of forwarding off.")
+@pass_app
+def forward(
+    app: Pbx, extension: str, enterprise: str | None, always: str | None, busy: str | None,
+    no_answer: str | None, not_reachable: str | None, selective: str | None,
+    after: int | None, schedule: str | None, from_pattern: str | None, off: str | None,
+) -> None:
+    """Set or cancel call forwarding (destination: an extension or a number)."""
+    chosen = [(kind, dest) for kind, dest in (
+        ("always", always), ("busy", busy), ("no-answer", no_answer),
+        ("not-reachable", not_reachable), ("selective", selective)) if dest is not None]
+    if off is not None:
+        if chosen:
+            raise click.UsageError("--off cannot be combined with a destination")
+        changed = user_services.forward_off(app, enterprise, extension, off)
+        click.echo(f"{off} forwarding of {extension} {'off' if changed else 'was not on'}")
+        return
+    if len(chosen) != 1:
+        raise click.UsageError(
+            "give exactly one of --always, --busy, --no-answer, --not-reachable, --selective, "
+            "or --off KIND")
+    kind, destination = chosen[0]
+    found = user_services.forward(app, enterprise, extension, kind, destination, after,
+                                  schedule, from_pattern)
+    rule = found.forward(kind)
+    assert rule is not None
+    click.echo(f"{kind} forwarding of {extension} to {rule.destination} on")
+
+
+@user.command("dnd")
+@click.argument("extension")
+@click.argument("state", type=ON_OFF)
+@enterprise_option
+@pass_app
+def dnd(app: Pbx, extension: str, state: str, enterprise: str | None) -> None:
+    """Do not disturb: callers are treated as if the user were busy."""
+    user_services.set_dnd(app, enterprise, extension, state == "on")
+    click.echo(f"do not disturb for {extension} {state}")
+
+
+@user.command("set")
+@click.argument("extension")
+@enterprise_option
+@click.option("--mobile", default=None, help="Mobile number ('none' to clear).")
+@click.option("--identity", type=click.Choice(list(IDENTITIES)), default=None,
+              help="Number presented on external calls.")
+@click.option("--anonymous-rejection", "anonymous_rejection", type=ON_OFF, default=None,
+              help="Reject callers who withhold their number (never colleagues).")
+@click.option("--intercept", default=None,
+              help="Intercept all incoming calls: 'announcement', a destination, or 'off'.")
+@pass_app
+def set_(
+    app: Pbx, extension: str, enterprise: str | None, mobile: str | None,
+    identity: str | None, anonymous_rejection: str | None, intercept: str | None,
+) -> None:
+    """Change a user's call services."""
+    if all(v is None for v in (mobile, identity, anonymous_rejection, intercept)):
+        raise click.UsageError("nothing to set: see 'pbx user set --help'")
+    changes: dict[str, object] = {}
+    if mobile is not None:
+        changes["mobile"] = None if mobile == "none" else mobile
+    if intercept is not None:
+        changes["intercept"] = None if intercept == "off" else intercept
+    user_services.update(
+        app, enterprise, extension, identity=identity,
+        anonymous_rejection=None if anonymous_rejection is None else anonymous_rejection == "on",
+        **changes,  # type: ignore[arg-type]
+    )
+    click.echo(f"user {extension} updated")
 
 
 COMMANDS = [user]

@@ -5,14 +5,18 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import gevent
 
 from esl_controller.application import Pbx
 from esl_controller.call_writer import CallWriter
+from esl_controller.esl.inbound import PresencePublisher
 from esl_controller.esl.server import ControllerServer
 from esl_controller.esl.session import Services, handle_call
 from esl_controller.routing.script import RoutingSettings
+from esl_controller.settings_service import SettingsService
+from esl_controller.voicemail import Mailer, VoicemailService
 from esl_controller.web import DirectoryHttpServer
 from esl_controller.worker import ProjectionWorker, WorkerProcess
 from projections.directory import Directory
@@ -44,6 +48,10 @@ class ServeConfig:
     # "inline": projections in this process (tests, simulate); "process": a worker process
     # (pbx serve: folding the log never competes with call setup); "off": none.
     projections: str = "inline"
+    # Voicemail: SMTP relay for the messages' e-mails (None: no mail), sender, audio folder.
+    smtp: tuple[str, int] | None = None
+    mail_from: str | None = None
+    voicemail_dir: str | None = None
 
 
 class Controller:
@@ -64,6 +72,9 @@ class Controller:
             writer=self.writer,
             settings=RoutingSettings(gateway=config.gateway),
         )
+        services.commands["settings"] = SettingsService(self.app).handle
+        self.voicemail = self._voicemail(config)
+        services.commands["voicemail"] = self.voicemail.handle
         host, port = config.listen
         self.esl_server = ControllerServer(host, port, partial(handle_call, services))
         self.http = (
@@ -82,6 +93,19 @@ class Controller:
                 self.app.db_url, config.esl, config.esl_password, config.poll_interval
             )
         self._greenlets: list[gevent.Greenlet] = []
+
+    def _voicemail(self, config: ServeConfig) -> VoicemailService:
+        mailer = None
+        if config.smtp is not None:
+            sender = config.mail_from or "voicemail@localhost"
+            mailer = Mailer(config.smtp[0], config.smtp[1], sender)
+        self.mwi: PresencePublisher | None = None
+        if config.esl is not None and config.esl_password:
+            self.mwi = PresencePublisher(
+                config.esl[0], config.esl[1], config.esl_password, event_name="MESSAGE_WAITING"
+            )
+        storage = Path(config.voicemail_dir or "var/voicemail")
+        return VoicemailService(self.app, storage, mailer, self.mwi)
 
     @property
     def call_log(self) -> Follower:  # type: ignore[type-arg]
@@ -104,6 +128,9 @@ class Controller:
     def start(self) -> Controller:
         self.writer.start()
         self._greenlets = [gevent.spawn(self._follow_directory)]
+        self._greenlets.append(gevent.spawn(self.voicemail.run_purger))
+        if self.mwi is not None:
+            self.mwi.start()
         if self.worker is not None:
             self.worker.start()
         if self.worker_process is not None:
@@ -129,6 +156,10 @@ class Controller:
             self.http.stop()
         self.writer.stop()
         gevent.killall(self._greenlets, timeout=2)
+        self.voicemail.wait_mail(timeout=2)
+        if self.mwi is not None:
+            self.mwi.wait_idle(2)
+            self.mwi.stop()
         if self.worker is not None:
             self.worker.stop()
         if self.worker_process is not None:

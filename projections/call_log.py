@@ -216,7 +216,9 @@ class CallLogProjection(SqlProjection[None]):
             return []
         conn.execute(_ACTIVE_DELETE, {"p_call": key})
         ended: Any = e
-        names = self._names(conn, UUID(call.enterprise_id), call.caller_user, call.target_user)
+        names = self._names(
+            conn, UUID(call.enterprise_id), call.caller_user, call.target_user, call.answered_by
+        )
         common = {
             "call_id": key,
             "enterprise_id": call.enterprise_id,
@@ -251,6 +253,25 @@ class CallLogProjection(SqlProjection[None]):
                     "other_name": names.get(caller),
                     "answered": received,
                     "talk": float(ended.talk) if received else 0.0,
+                }
+            )
+        elsewhere = call.answered_by
+        if (
+            elsewhere is not None
+            and elsewhere not in (call.target_user, call.caller_user)
+            and elsewhere in names
+        ):
+            # Forwarded (or picked up) by a colleague: it is a received call for them.
+            caller = call.caller_user
+            rows.append(
+                common
+                | {
+                    "extension": elsewhere,
+                    "kind": "received",
+                    "other_number": caller if caller is not None else call.caller,
+                    "other_name": names.get(caller),
+                    "answered": True,
+                    "talk": float(ended.talk),
                 }
             )
         if rows:

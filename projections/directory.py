@@ -16,15 +16,36 @@ from eventsourcing.domain import DomainEvent
 from esl_controller.domain.enterprises import Enterprise
 from esl_controller.domain.users import User
 
-CONFIG_EVENTS: dict[type[Any], tuple[str, ...]] = {
-    Enterprise: ("EnterpriseCreated", "NumberAssigned", "NumberReleased"),
-    User: ("UserCreated", "UserReinstated", "UserRemoved"),
+CONFIG_EVENTS: dict[str, tuple[str, ...]] = {
+    "esl_controller.domain.enterprises:Enterprise": (
+        "EnterpriseCreated",
+        "NumberAssigned",
+        "NumberReleased",
+    ),
+    "esl_controller.domain.users:User": (
+        "UserCreated",
+        "UserReinstated",
+        "UserRemoved",
+        "ForwardingEnabled",
+        "ForwardingDisabled",
+        "DoNotDisturbChanged",
+        "AnonymousRejectionChanged",
+        "IdentityChanged",
+        "MobileChanged",
+        "InterceptChanged",
+    ),
+    "esl_controller.domain.schedules:Schedule": (
+        "ScheduleCreated",
+        "ScheduleChanged",
+        "ScheduleRemoved",
+        "ScheduleReinstated",
+    ),
 }
 TOPICS: tuple[str, ...] = tuple(
-    f"{cls.__module__}:{cls.__qualname__}.{name}"
-    for cls, names in CONFIG_EVENTS.items()
-    for name in names
+    f"{aggregate}.{name}" for aggregate, names in CONFIG_EVENTS.items() for name in names
 )
+assert f"{Enterprise.__module__}:{Enterprise.__qualname__}" in CONFIG_EVENTS
+assert f"{User.__module__}:{User.__qualname__}" in CONFIG_EVENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +67,26 @@ class EnterpriseView:
 
 
 @dataclass(frozen=True, slots=True)
+class ForwardRule:
+    """One forwarding service of a user (always, busy, no-answer, not-reachable, selective)."""
+
+    kind: str
+    destination: str
+    after_seconds: int | None = None
+    schedule: str | None = None
+    from_pattern: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleView:
+    id: UUID
+    enterprise_id: UUID
+    name: str
+    hours: str
+    holidays: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class UserView:
     id: UUID
     enterprise_id: UUID
@@ -57,6 +98,15 @@ class UserView:
     has_password: bool
     has_pin: bool
     no_answer_seconds: int
+    forwarding: tuple[ForwardRule, ...] = ()
+    dnd: bool = False
+    anonymous_rejection: bool = False
+    identity: str = "business"
+    mobile: str | None = None
+    intercept: str | None = None
+
+    def forward(self, kind: str) -> ForwardRule | None:
+        return next((r for r in self.forwarding if r.kind == kind), None)
 
 
 class Directory:
@@ -65,6 +115,8 @@ class Directory:
     def __init__(self) -> None:
         self.enterprises: dict[UUID, EnterpriseView] = {}
         self.users: dict[UUID, UserView] = {}
+        self.schedules: dict[UUID, ScheduleView] = {}
+        self._removed_schedules: dict[UUID, UUID] = {}
         self.position = 0
         self._identity: dict[UUID, tuple[UUID, str]] = {}  # user id -> (enterprise, ext)
         self._by_ext: dict[tuple[UUID, str], UUID] = {}
@@ -124,6 +176,69 @@ class Directory:
         if user.number:
             self._by_user_number[user.number] = uid
 
+    def _change_user(self, uid: UUID, **changes: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            self.users[uid] = replace(user, **changes)
+
+    def _on_ForwardingEnabled(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is None:
+            return
+        rule = ForwardRule(e.kind, e.destination, e.after_seconds, e.schedule, e.from_pattern)
+        kept = tuple(r for r in user.forwarding if r.kind != e.kind)
+        self.users[uid] = replace(user, forwarding=(*kept, rule))
+
+    def _on_ForwardingDisabled(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            kept = tuple(r for r in user.forwarding if r.kind != e.kind)
+            self.users[uid] = replace(user, forwarding=kept)
+
+    def _on_DoNotDisturbChanged(self, uid: UUID, e: Any) -> None:
+        self._change_user(uid, dnd=e.on)
+
+    def _on_AnonymousRejectionChanged(self, uid: UUID, e: Any) -> None:
+        self._change_user(uid, anonymous_rejection=e.on)
+
+    def _on_IdentityChanged(self, uid: UUID, e: Any) -> None:
+        self._change_user(uid, identity=e.identity)
+
+    def _on_MobileChanged(self, uid: UUID, e: Any) -> None:
+        self._change_user(uid, mobile=e.mobile)
+
+    def _on_InterceptChanged(self, uid: UUID, e: Any) -> None:
+        self._change_user(uid, intercept=e.destination)
+
+    def _on_ScheduleCreated(self, sid: UUID, e: Any) -> None:
+        self.schedules[sid] = ScheduleView(sid, e.enterprise_id, e.name, e.hours, e.holidays)
+
+    def _on_ScheduleChanged(self, sid: UUID, e: Any) -> None:
+        old = self.schedules.get(sid)
+        if old is not None:
+            self.schedules[sid] = replace(old, hours=e.hours, holidays=e.holidays)
+
+    def _on_ScheduleRemoved(self, sid: UUID, e: Any) -> None:
+        removed = self.schedules.pop(sid, None)
+        if removed is not None:
+            self._removed_schedules[sid] = removed.enterprise_id
+
+    def _on_ScheduleReinstated(self, sid: UUID, e: Any) -> None:
+        enterprise_id = self._removed_schedules.pop(sid, None)
+        if enterprise_id is not None:
+            self.schedules[sid] = ScheduleView(sid, enterprise_id, e.name, e.hours, e.holidays)
+
+    def schedule(self, enterprise_id: UUID, name: str) -> ScheduleView | None:
+        wanted = name.strip().lower()
+        return next(
+            (
+                s
+                for s in self.schedules.values()
+                if s.enterprise_id == enterprise_id and s.name.lower() == wanted
+            ),
+            None,
+        )
+
     def _on_UserRemoved(self, uid: UUID, e: Any) -> None:
         user = self.users.pop(uid)
         self._by_ext.pop((user.enterprise_id, user.extension), None)
@@ -164,4 +279,5 @@ class Directory:
         return {
             "enterprises": dict(sorted(self.enterprises.items())),
             "users": dict(sorted(self.users.items())),
+            "schedules": dict(sorted(self.schedules.items())),
         }

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 DEFAULT_NO_ANSWER_SECONDS = 20
+FORWARD_KINDS = ("always", "busy", "no-answer", "not-reachable", "selective")
+IDENTITIES = ("business", "mobile", "anonymous")
 
 
 class User(Aggregate):
@@ -34,6 +37,15 @@ class User(Aggregate):
         self.removed = False
         self._assign(name, number, email, sip_password_hash, sip_a1_hash, pin_hash)
         self.no_answer_seconds = no_answer_seconds
+        self._reset_services()
+
+    def _reset_services(self) -> None:
+        self.forwarding: dict[str, dict[str, Any]] = {}
+        self.dnd = False
+        self.anonymous_rejection = False
+        self.identity = "business"
+        self.mobile: str | None = None
+        self.intercept: str | None = None
 
     def _assign(
         self,
@@ -66,8 +78,51 @@ class User(Aggregate):
         self.removed = False
         self._assign(name, number, email, sip_password_hash, sip_a1_hash, pin_hash)
         self.no_answer_seconds = no_answer_seconds
+        self._reset_services()
 
     @event("UserRemoved")
     def remove(self) -> None:
         self.removed = True
         self.number = None
+
+    # -- user services (USR-2 ... USR-15) ------------------------------------------------
+    @event("ForwardingEnabled")
+    def enable_forwarding(
+        self,
+        kind: str,
+        destination: str,
+        after_seconds: int | None,
+        schedule: str | None,
+        from_pattern: str | None,
+    ) -> None:
+        self.forwarding[kind] = {
+            "destination": destination,
+            "after_seconds": after_seconds,
+            "schedule": schedule,
+            "from_pattern": from_pattern,
+        }
+
+    @event("ForwardingDisabled")
+    def disable_forwarding(self, kind: str) -> None:
+        self.forwarding.pop(kind, None)
+
+    @event("DoNotDisturbChanged")
+    def set_dnd(self, on: bool) -> None:
+        self.dnd = on
+
+    @event("AnonymousRejectionChanged")
+    def set_anonymous_rejection(self, on: bool) -> None:
+        self.anonymous_rejection = on
+
+    @event("IdentityChanged")
+    def set_identity(self, identity: str) -> None:
+        self.identity = identity
+
+    @event("MobileChanged")
+    def set_mobile(self, mobile: str | None) -> None:
+        self.mobile = mobile
+
+    @event("InterceptChanged")
+    def set_intercept(self, destination: str | None) -> None:
+        """``announcement``, a destination, or None (off)."""
+        self.intercept = destination

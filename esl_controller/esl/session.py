@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,20 +21,31 @@ from greenswitch.esl import OutboundSessionHasGoneAway
 from esl_controller.call_writer import CallWriter
 from esl_controller.domain.calls import Call
 from esl_controller.errors import StoreUnavailableError
+from esl_controller.esl import media
 from esl_controller.esl.headers import parse_channel_data
 from esl_controller.esl.server import ControllerSession
 from esl_controller.routing import announcements
 from esl_controller.routing.actions import (
     Action,
     Answer,
+    CollectDigits,
+    Command,
     Hangup,
     Playback,
     PreAnswer,
+    Record,
     Ring,
 )
 from esl_controller.routing.causes import HangupCause
 from esl_controller.routing.context import CallContext
-from esl_controller.routing.outcomes import Done, Outcome, Rang, RingResult
+from esl_controller.routing.outcomes import (
+    CommandResult,
+    Done,
+    Outcome,
+    Rang,
+    Recorded,
+    RingResult,
+)
 from esl_controller.routing.route import route_call
 from esl_controller.routing.script import RoutingSettings
 from esl_controller.routing.trace import Trace
@@ -47,6 +58,12 @@ MEDIA_TIMEOUT = 60.0
 MAX_CALL_SECONDS = 4 * 3600
 LINGER_SECONDS = 30
 BRIDGE_VARIABLES = "hangup_after_bridge=true continue_on_fail=true"
+OUTCOME_BY_CAUSE = {
+    HangupCause.USER_BUSY: "busy",
+    HangupCause.NO_ANSWER: "no-answer",
+    HangupCause.USER_NOT_REGISTERED: "not-reachable",
+    HangupCause.CALL_REJECTED: "rejected",
+}
 OUTCOME_BY_RESULT = {
     RingResult.BUSY: "busy",
     RingResult.NO_ANSWER: "no-answer",
@@ -60,6 +77,9 @@ class CallerGoneError(Exception):
     """The caller hung up (or the switch went away) while an action ran."""
 
 
+CommandHandler = Callable[[Command, CallContext], CommandResult]
+
+
 @dataclass
 class Services:
     """What a call needs from the rest of the controller."""
@@ -68,6 +88,8 @@ class Services:
     writer: CallWriter
     settings: RoutingSettings
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Stateful services scripts talk to through Command actions, by service name.
+    commands: dict[str, CommandHandler] = field(default_factory=dict)
 
 
 def handle_call(services: Services, sess: ControllerSession) -> None:
@@ -107,7 +129,9 @@ class CallRun:
     # -- the call ------------------------------------------------------------------------
     def run(self) -> None:
         started = self.services.clock()
-        script = route_call(self.ctx, self.services.directory(), self.services.settings, self.trace)
+        script = route_call(
+            self.ctx, self.services.directory(), self.services.settings, self.trace, started
+        )
         try:
             action: Action | None = next(script)
         except StopIteration:
@@ -173,8 +197,8 @@ class CallRun:
 
     # -- actions -------------------------------------------------------------------------
     def _execute(self, action: Action) -> Outcome:
-        if self.sess.hangup_headers is not None and not isinstance(action, Hangup):
-            raise CallerGoneError
+        if self.sess.hangup_headers is not None and not isinstance(action, (Hangup, Command)):
+            raise CallerGoneError  # commands still run: e.g. keep a message left before hangup
         try:
             if isinstance(action, Answer):
                 self._app("answer", None, COMMAND_TIMEOUT)
@@ -189,6 +213,17 @@ class CallRun:
                     self.sess.hangup(action.cause.value, timeout=COMMAND_TIMEOUT)
             elif isinstance(action, Ring):
                 return self._ring(action)
+            elif isinstance(action, (Record, CollectDigits)):
+                outcome = media.execute(self.sess, action, MEDIA_TIMEOUT)
+                if self.sess.hangup_headers is not None and not isinstance(outcome, Recorded):
+                    raise CallerGoneError
+                return outcome
+            elif isinstance(action, Command):
+                handler = self.services.commands.get(action.service)
+                if handler is None:
+                    self.log.error("call %s: no service %r", self.ctx.call_id, action.service)
+                    return CommandResult(False, "no such service")
+                return handler(action, self.ctx)
         except OutboundSessionHasGoneAway:
             raise CallerGoneError from None
         return Done()
@@ -261,11 +296,16 @@ class CallRun:
         switch_cause = HangupCause.parse(headers.get("Hangup-Cause"))
         if self.answered_by is not None:
             return "answered", switch_cause if headers else HangupCause.NORMAL_CLEARING
-        if self.final_cause is not None:
-            if self.last_result is not None:
-                return OUTCOME_BY_RESULT[self.last_result], self.final_cause
-            return ("refused" if self.refused else "failed"), self.final_cause
-        return "cancelled", HangupCause.ORIGINATOR_CANCEL
+        cause = self.final_cause
+        if cause is None:
+            return "cancelled", HangupCause.ORIGINATOR_CANCEL
+        if self.refused:
+            return "refused", cause
+        if cause in OUTCOME_BY_CAUSE:
+            return OUTCOME_BY_CAUSE[cause], cause
+        if self.last_result is not None:
+            return OUTCOME_BY_RESULT[self.last_result], cause
+        return "failed", cause
 
 
 def dial_string(ring: Ring) -> str:
@@ -280,5 +320,7 @@ def dial_string(ring: Ring) -> str:
             f"origination_caller_id_number={ring.caller_id_number}",
             f"origination_caller_id_name='{name}'",
         ]
+        + ([f"sip_h_Diversion='{ring.diversion}'"] if ring.diversion else [])
+        + (["origination_privacy=hide_name:hide_number"] if ring.privacy else [])
     )
     return "{" + variables + "}" + ",".join(t.dial_string() for t in ring.targets)

@@ -63,6 +63,8 @@ class Ring:
     timeout: int
     caller_id_number: str
     caller_id_name: str
+    diversion: str | None = None  # SIP Diversion header when the call was forwarded
+    privacy: bool = False  # withhold the caller's number (CLIR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,4 +74,41 @@ class Hangup:
     cause: HangupCause
 
 
-Action = Answer | PreAnswer | Playback | Ring | Hangup
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Record the caller to ``path`` (a WAV file) until silence, ``#`` or ``max_seconds``."""
+
+    path: str
+    max_seconds: int
+    silence_seconds: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class CollectDigits:
+    """Play ``prompt`` and collect DTMF digits (``play_and_get_digits``)."""
+
+    prompt: str
+    min_digits: int
+    max_digits: int
+    timeout_seconds: int = 5
+    terminators: str = "#"
+    tries: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """Ask a stateful service (voicemail, hot desking ...) to do something with the log.
+
+    Scripts stay pure: they name the service and the command; the session hands it to the
+    service registered under ``service`` and sends back a :class:`CommandResult`.
+    """
+
+    service: str
+    name: str
+    args: tuple[tuple[str, str], ...] = ()
+
+    def arg(self, key: str, default: str = "") -> str:
+        return next((v for k, v in self.args if k == key), default)
+
+
+Action = Answer | PreAnswer | Playback | Ring | Hangup | Record | CollectDigits | Command

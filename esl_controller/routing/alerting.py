@@ -1,17 +1,19 @@
-"""Alerting: ring all of a user's devices, then treat busy, no answer and not reachable.
-
-Step 5 and 6 of the incoming-call order (DESIGN.md). Until voicemail and forwarding exist
-(later services hook in before this module ends the call), an unanswered call ends with
-the cause that tells the caller's phone what happened.
-"""
+"""Alerting (steps 4-6 of the incoming-call order): do not disturb, ring the user's devices,
+then what happens when nobody answers: busy / no-answer / not-reachable forwarding, then
+voicemail, else the cause that tells the caller's phone what happened."""
 
 from __future__ import annotations
 
-from esl_controller.routing.actions import Hangup, Ring, UserDevices
+from collections.abc import Generator
+
+from esl_controller.routing import voicemail
+from esl_controller.routing.actions import Action, Hangup, Ring, UserDevices
 from esl_controller.routing.causes import HangupCause
+from esl_controller.routing.forwarding import divert
 from esl_controller.routing.incoming import IncomingCall
-from esl_controller.routing.outcomes import Rang, RingResult
-from esl_controller.routing.script import Script
+from esl_controller.routing.outcomes import Outcome, Rang, RingResult
+
+Step = Generator[Action, Outcome, bool]
 
 END_CAUSE = {
     RingResult.BUSY: HangupCause.USER_BUSY,
@@ -26,27 +28,61 @@ WHY = {
     RingResult.REJECTED: "{ext} rejected the call",
     RingResult.FAILED: "ringing {ext} failed ({cause})",
 }
+TREATMENT = {  # result -> the forwarding kind and voicemail reason that apply
+    RingResult.BUSY: "busy",
+    RingResult.NO_ANSWER: "no-answer",
+    RingResult.NOT_REACHABLE: "not-reachable",
+}
 
 
-def alerting(call: IncomingCall) -> Script:
+def do_not_disturb(call: IncomingCall) -> Step:
+    """DND (USR-3): the caller is treated as if the user were busy."""
+    if not call.user.dnd:
+        return False
+    call.trace.add("do not disturb", "busy",
+                   f"{call.user.extension} is on do not disturb: treated as busy")
+    return (yield from unanswered(call, RingResult.BUSY, HangupCause.USER_BUSY))
+
+
+def alerting(call: IncomingCall) -> Step:
     user = call.user
-    secs = user.no_answer_seconds
+    no_answer = user.forward("no-answer")
+    secs = (no_answer.after_seconds if no_answer and no_answer.after_seconds
+            else user.no_answer_seconds)
     call.trace.add(
         "alerting",
         "ring all devices",
         f"ringing {user.extension} ({user.name}) on all registered devices for {secs} s",
     )
+    diversion = None
+    if call.diverted_by is not None:
+        diversion = f"<sip:{call.diverted_by}@{call.enterprise.domain}>;reason=unconditional"
     outcome = yield Ring(
         targets=(UserDevices(user.extension, call.enterprise.domain),),
         timeout=secs,
         caller_id_number=call.presented_number,
         caller_id_name=call.presented_name,
+        diversion=diversion,
     )
     assert isinstance(outcome, Rang)
     if outcome.result is RingResult.ANSWERED:
         call.trace.add("alerting", "answered", f"{user.extension} answered")
-        return
-    cause = END_CAUSE.get(outcome.result, outcome.cause)
+        return True
     why = WHY[outcome.result].format(ext=user.extension, secs=secs, cause=outcome.cause.value)
-    call.trace.add("alerting", outcome.result.value, f"{why}; call ended with {cause.value}")
+    call.trace.add("alerting", outcome.result.value, why)
+    return (yield from unanswered(call, outcome.result, END_CAUSE.get(outcome.result,
+                                                                     outcome.cause)))
+
+
+def unanswered(call: IncomingCall, result: RingResult, cause: HangupCause) -> Step:
+    """Busy / no-answer / not-reachable: forwarding, then voicemail, then the cause."""
+    kind = TREATMENT.get(result)
+    if kind is not None:
+        rule = call.user.forward(kind)
+        if rule is not None and (yield from divert(call, rule)):
+            return True
+        if (yield from voicemail.leave_message(call, kind)):
+            return True
+    call.trace.add("alerting", "ended", f"call ended with {cause.value}")
     yield Hangup(cause)
+    return True

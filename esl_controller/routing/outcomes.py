@@ -47,4 +47,27 @@ class Rang:
         return cls(_RING_RESULTS.get(cause, RingResult.FAILED), cause)
 
 
-Outcome = Done | Rang
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """Result of a Record: the file and how many seconds of audio it holds (0: nothing)."""
+
+    path: str
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Digits:
+    """Result of CollectDigits: the digits entered ("" when none before the timeout)."""
+
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    """What a service answered to a Command: ok or not, and a value (e.g. a count)."""
+
+    ok: bool
+    value: str = ""
+
+
+Outcome = Done | Rang | Recorded | Digits | CommandResult

@@ -10,6 +10,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from esl_controller.domain.calling_plan import allows
 from esl_controller.domain.numbers import (
     EMERGENCY_NUMBERS,
     NumberClass,
@@ -17,7 +21,7 @@ from esl_controller.domain.numbers import (
     national_format,
     try_normalise,
 )
-from esl_controller.routing import announcements
+from esl_controller.routing import announcements, codes
 from esl_controller.routing.actions import GatewayNumber, Hangup, Playback, PreAnswer, Ring
 from esl_controller.routing.causes import HangupCause
 from esl_controller.routing.chain import incoming_call
@@ -28,25 +32,37 @@ from esl_controller.routing.script import RoutingSettings, Script
 from esl_controller.routing.trace import Trace
 from projections.directory import Directory, EnterpriseView, UserView
 
-# Default outgoing calling plan: premium and international are blocked (toll fraud).
-ALLOWED_OUTGOING = frozenset(
-    {NumberClass.EMERGENCY, NumberClass.NATIONAL, NumberClass.MOBILE, NumberClass.SERVICE}
-)
 OUTGOING_RING_SECONDS = 60
 
 
 def route_call(
-    ctx: CallContext, directory: Directory, settings: RoutingSettings, trace: Trace
+    ctx: CallContext,
+    directory: Directory,
+    settings: RoutingSettings,
+    trace: Trace,
+    now: datetime | None = None,
 ) -> Script:
-    """The script for a new call; every decision lands in ``trace``."""
+    """The script for a new call; every decision lands in ``trace``.
+
+    ``now`` (the session's clock, passed in: scripts never read one) decides schedules.
+    """
+    where = Where(directory, settings, now)
     if ctx.origin is Origin.INTERNAL:
-        return _from_user(ctx, directory, settings, trace)
-    return _from_network(ctx, directory, trace)
+        return _from_user(ctx, where, trace)
+    return _from_network(ctx, where, trace)
 
 
-def _from_user(
-    ctx: CallContext, directory: Directory, settings: RoutingSettings, trace: Trace
-) -> Script:
+@dataclass(frozen=True, slots=True)
+class Where:
+    """What routing reads besides the call: the directory, the settings, the time."""
+
+    directory: Directory
+    settings: RoutingSettings
+    now: datetime | None
+
+
+def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
+    directory, settings = where.directory, where.settings
     enterprise = directory.enterprise_for_domain(ctx.domain or "")
     caller = directory.user(enterprise.id, ctx.auth_user or "") if enterprise else None
     if enterprise is None or caller is None:
@@ -68,10 +84,16 @@ def _from_user(
     if dialled in EMERGENCY_NUMBERS:
         # Before extensions: an emergency call must never ring a colleague.
         return _outgoing(ctx, enterprise, caller, dialled, settings, trace)
+    if dialled.startswith(codes.CLIR_PER_CALL) and len(dialled) > 3:
+        trace.add("caller identity", "CLIR per call",
+                  f"{caller.extension} withholds the number for this call ({codes.CLIR_PER_CALL})")
+        return _from_user(replace(ctx, destination=dialled[3:], privacy=True), where, trace)
+    if dialled.startswith("*"):
+        return codes.feature_code(ctx, enterprise, caller, trace)
     callee = directory.user(enterprise.id, dialled)
     if callee is not None:
         trace.add("destination", "extension", f"{dialled} is the extension of {callee.name}")
-        return _to_user(ctx, enterprise, callee, caller, trace, internal=True)
+        return _to_user(ctx, where, enterprise, callee, caller, trace, internal=True)
     e164 = try_normalise(dialled, enterprise.country)
     if e164 is None:
         trace.add("destination", "no such number", f"{dialled!r} is no extension or number")
@@ -85,11 +107,12 @@ def _from_user(
         )
         owner_enterprise = directory.enterprises[owner.enterprise_id]
         same = owner.enterprise_id == enterprise.id
-        return _to_user(ctx, owner_enterprise, owner, caller, trace, internal=same)
+        return _to_user(ctx, where, owner_enterprise, owner, caller, trace, internal=same)
     return _outgoing(ctx, enterprise, caller, e164, settings, trace)
 
 
-def _from_network(ctx: CallContext, directory: Directory, trace: Trace) -> Script:
+def _from_network(ctx: CallContext, where: Where, trace: Trace) -> Script:
+    directory = where.directory
     e164 = try_normalise(ctx.destination, "NL")
     owner = directory.user_with_number(e164) if e164 else None
     trace.add("origin", "public network", f"call from {ctx.caller_number or 'anonymous'}")
@@ -104,11 +127,12 @@ def _from_network(ctx: CallContext, directory: Directory, trace: Trace) -> Scrip
         "public number",
         f"{national_format(e164)} belongs to {owner.extension} ({owner.name}) of {enterprise.name}",
     )
-    return _to_user(ctx, enterprise, owner, None, trace, internal=False)
+    return _to_user(ctx, where, enterprise, owner, None, trace, internal=False)
 
 
 def _to_user(
     ctx: CallContext,
+    where: Where,
     enterprise: EnterpriseView,
     callee: UserView,
     caller: UserView | None,
@@ -127,7 +151,10 @@ def _to_user(
         number, name = caller.number or caller.extension, caller.name
     else:
         number, name = ctx.caller_number, ctx.caller_name
-    call = IncomingCall(ctx, enterprise, callee, number, name, internal, trace)
+    call = IncomingCall(
+        ctx, enterprise, callee, number, name, internal, trace,
+        directory=where.directory, settings=where.settings, now=where.now,
+    )
     if caller is not None and not internal:
         cls.kind = "outbound"
     return incoming_call(call)
@@ -145,7 +172,7 @@ def _outgoing(
     cls.kind = "outbound"
     klass = classify(number, enterprise.country)
     shown = number if klass is NumberClass.EMERGENCY else national_format(number)
-    if klass not in ALLOWED_OUTGOING:
+    if not allows(klass):
         trace.add(
             "calling plan",
             f"{klass.value} blocked",
@@ -155,18 +182,36 @@ def _outgoing(
     if settings.gateway is None:
         trace.add("gateway", "none configured", "no gateway is configured for external calls")
         return _refuse(trace, HangupCause.NO_ROUTE_DESTINATION)
-    presented = caller.number or next(iter(enterprise.numbers), "anonymous")
+    presented, why = _identity(ctx, enterprise, caller)
     trace.add(
         "outgoing",
         f"{klass.value} number via gateway",
         f"{shown} ({klass.value}) out through gateway {settings.gateway!r}, "
-        f"presenting {presented}",
+        f"presenting {presented} ({why})",
     )
-    return _ring_out(GatewayNumber(settings.gateway, number), presented, caller.name, trace)
+    target = GatewayNumber(settings.gateway, number)
+    return _ring_out(target, presented, caller.name, trace, privacy=presented == "anonymous")
 
 
-def _ring_out(target: GatewayNumber, number: str, name: str, trace: Trace) -> Script:
-    outcome = yield Ring((target,), OUTGOING_RING_SECONDS, number, name)
+def _identity(ctx: CallContext, enterprise: EnterpriseView, caller: UserView) -> tuple[str, str]:
+    """The number an external party sees (USR-6) and why."""
+    if ctx.privacy:
+        return "anonymous", "number withheld for this call"
+    if caller.identity == "anonymous":
+        return "anonymous", "the user withholds the number permanently"
+    if caller.identity == "mobile" and caller.mobile:
+        return caller.mobile, "the user presents the mobile number"
+    if caller.number:
+        return caller.number, "the user's business number"
+    if enterprise.numbers:
+        return enterprise.numbers[0], "the enterprise's main number"
+    return "anonymous", "no number to present"
+
+
+def _ring_out(
+    target: GatewayNumber, number: str, name: str, trace: Trace, privacy: bool = False
+) -> Script:
+    outcome = yield Ring((target,), OUTGOING_RING_SECONDS, number, name, privacy=privacy)
     assert isinstance(outcome, Rang)
     if outcome.result is RingResult.ANSWERED:
         trace.add("outgoing", "answered", f"{target.number} answered")

@@ -6,6 +6,7 @@ import time
 import uuid as uuidlib
 from typing import TYPE_CHECKING
 
+from . import media
 from .dialstring import DIALSTATUS, Ring, Target, continues_after, parse_dial_string
 from .events import Leg
 from .models import Endpoint
@@ -158,7 +159,13 @@ def run_app(sess: OutboundSession, app: str, arg: str, app_uuid: str) -> None:
         answer(sess)
     elif app == "pre_answer":
         pre_answer(sess)
-    elif app in ("playback", "play_and_get_digits", "speak"):
+    elif app == "record":
+        pre_answer(sess)
+        media.record(sess, arg)
+    elif app == "play_and_get_digits":
+        pre_answer(sess)
+        response = media.play_and_get_digits(sess, arg)
+    elif app in ("playback", "speak"):
         pre_answer(sess)
         interrupted = sess.hangup_evt.wait(sess.scaled(PLAYBACK_SECONDS))
         response = "PLAYBACK ERROR" if interrupted else "FILE PLAYED"

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import gevent
@@ -16,71 +15,10 @@ import pytest
 
 from esl_controller.application import Pbx
 from esl_controller.bootstrap import Controller, ServeConfig
-from esl_controller.simulator import CallSpec, Endpoint, FakeInboundESL, FakeSwitch, SimCall
+from esl_controller.simulator import CallSpec, Endpoint, FakeInboundESL, SimCall
 from projections.blf import line_states
-from projections.call_log import entries
 from tests.conftest import wait_until
-
-ESL_PASSWORD = "not-the-default-secret"
-
-
-@pytest.fixture
-def pbx(db_url: str) -> Pbx:
-    app = Pbx(db_url)
-    app.create_enterprise("Acme", "acme.example")
-    app.add_user(None, "101", "Alice Jansen", number="020 1234567", password="s3cret-pass")
-    app.add_user(None, "102", "Bob de Vries")
-    app.add_user(None, "103", "Carol Smit")
-    return app
-
-
-@pytest.fixture
-def inbound() -> Iterator[FakeInboundESL]:
-    fake = FakeInboundESL(ESL_PASSWORD).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def controller(pbx: Pbx, inbound: FakeInboundESL) -> Iterator[Controller]:
-    config = ServeConfig(
-        db_url=pbx.db_url,
-        listen=("127.0.0.1", 0),
-        http=("127.0.0.1", 0),
-        esl=("127.0.0.1", inbound.port),
-        esl_password=ESL_PASSWORD,
-        gateway="trunk",
-        poll_interval=0.01,
-    )
-    running = Controller(config).start()
-    yield running
-    running.stop()
-
-
-def switch(controller: Controller, **endpoints: Endpoint) -> FakeSwitch:
-    host, port = controller.esl_address
-    table = {"101": Endpoint(), "102": Endpoint(), "103": Endpoint(), **endpoints}
-    return FakeSwitch(host, port, endpoints=table, time_scale=0.02)
-
-
-def internal(caller: str, destination: str, **kw: object) -> CallSpec:
-    return CallSpec(caller, destination, auth_user=caller, domain="acme.example",
-                    call_uuid=str(uuid.uuid4()), **kw)  # type: ignore[arg-type]
-
-
-def settled(controller: Controller) -> None:
-    last = controller.app.last_position()
-    wait_until(lambda: controller.call_log.position >= last and controller.blf.position >= last,
-               what="projections to catch up")
-
-
-def log_of(controller: Controller, extension: str) -> list[tuple[str, str, str]]:
-    settled(controller)
-    ent = controller.app.enterprise("Acme")
-    return [
-        (e.kind, e.other_party, e.outcome)
-        for e in entries(controller.call_log.engine, ent.id, extension=extension)
-    ]
+from tests.integration.calls import internal, log_of, settled, switch
 
 
 def test_internal_call_rings_the_extension_and_both_call_logs_show_it(

@@ -15,6 +15,7 @@ from esl_controller.domain.users import User
 from esl_controller.routing import announcements
 from esl_controller.routing.actions import (
     Action,
+    Command,
     GatewayNumber,
     Hangup,
     Playback,
@@ -25,7 +26,7 @@ from esl_controller.routing.actions import (
 from esl_controller.routing.causes import HangupCause
 from esl_controller.routing.chain import SERVICE_ORDER, SERVICES
 from esl_controller.routing.context import CallContext, Origin
-from esl_controller.routing.outcomes import Done, Outcome, Rang, RingResult
+from esl_controller.routing.outcomes import CommandResult, Done, Outcome, Rang, RingResult
 from esl_controller.routing.route import route_call
 from esl_controller.routing.script import RoutingSettings, Script
 from esl_controller.routing.trace import Trace
@@ -97,11 +98,15 @@ def failing(cause: HangupCause) -> Responder:
 
 
 def drive(script: Script, respond: Responder) -> list[Action]:
-    """Run a script to its end, answering each action; returns every action it took."""
+    """Run a script to its end, answering each action; returns every action it took on the
+    call. Commands to stateful services get "no" (no mailbox here) and are not listed."""
     actions: list[Action] = []
     try:
         action = next(script)
         while True:
+            if isinstance(action, Command):
+                action = script.send(CommandResult(False, ""))
+                continue
             actions.append(action)
             assert len(actions) <= MAX_STEPS, "the script never ends"
             action = script.send(respond(action))
@@ -187,7 +192,7 @@ def test_an_unanswered_internal_call_ends_with_the_cause_the_caller_hears(
     assert isinstance(actions[0], Ring)
     assert actions[1] == Hangup(end)
     assert_plain_trace(trace)
-    assert words in trace.steps[-1].detail
+    assert any(words in step.detail for step in trace.steps)
     assert end.value in trace.steps[-1].detail
 
 
@@ -373,7 +378,7 @@ def test_112_reaches_the_emergency_services_even_if_a_user_holds_extension_112(
 # -- refusals ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("dialled", ["555", "104", "2001", "abc", "*98"])
+@pytest.mark.parametrize("dialled", ["555", "104", "2001", "abc", "*12"])
 def test_unknown_extension_hears_an_announcement_then_unallocated(
     directory: Directory, dialled: str
 ) -> None:
