@@ -19,7 +19,7 @@ def blf() -> None:
 @json_option
 @pass_app
 def show(app: Pbx, enterprise: str | None, as_json: bool) -> None:
-    """Line state (idle, ringing, busy) of every user."""
+    """Line state (idle, ringing, busy, dnd) of every user."""
     from projections import blf as blf_projection
 
     ent = app.enterprise(enterprise)

@@ -48,6 +48,7 @@ def cli(ctx: click.Context, db: str | None, verbose: bool) -> None:
 def _register() -> None:
     from commands import (
         blf,
+        callback,
         calls,
         enterprises,
         events,
@@ -61,7 +62,7 @@ def _register() -> None:
 
     for module in (
         enterprises, users, calls, events, blf, projections_cmd, schedules, serve, simulate,
-        voicemail,
+        voicemail, callback,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

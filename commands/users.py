@@ -34,6 +34,11 @@ def _as_dict(user: UserView, enterprise: str) -> dict[str, object]:
         "identity": user.identity,
         "mobile": user.mobile,
         "intercept": user.intercept,
+        "call_waiting": user.call_waiting,
+        "screening": [
+            f"{r.kind} {r.pattern}" + (f" while {r.schedule} is open" if r.schedule else "")
+            for r in user.screening
+        ],
         "id": str(user.id),
     }
 
@@ -109,6 +114,8 @@ def show(app: Pbx, extension: str, enterprise: str | None, as_json: bool) -> Non
     for key, value in data.items():
         if isinstance(value, dict):
             value = ", ".join(f"{k} -> {v}" for k, v in value.items()) or None
+        elif isinstance(value, list):
+            value = "; ".join(value) or None
         elif isinstance(value, bool):
             value = "on" if value else "off"
         click.echo(f"{key + ':':<21}{'-' if value is None else value}")
@@ -191,13 +198,16 @@ def dnd(app: Pbx, extension: str, state: str, enterprise: str | None) -> None:
               help="Reject callers who withhold their number (never colleagues).")
 @click.option("--intercept", default=None,
               help="Intercept all incoming calls: 'announcement', a destination, or 'off'.")
+@click.option("--call-waiting", "call_waiting", type=ON_OFF, default=None,
+              help="Off: a second call gets busy while the user is on a call.")
 @pass_app
 def set_(
     app: Pbx, extension: str, enterprise: str | None, mobile: str | None,
     identity: str | None, anonymous_rejection: str | None, intercept: str | None,
+    call_waiting: str | None,
 ) -> None:
     """Change a user's call services."""
-    if all(v is None for v in (mobile, identity, anonymous_rejection, intercept)):
+    if all(v is None for v in (mobile, identity, anonymous_rejection, intercept, call_waiting)):
         raise click.UsageError("nothing to set: see 'pbx user set --help'")
     changes: dict[str, object] = {}
     if mobile is not None:
@@ -207,9 +217,43 @@ def set_(
     user_services.update(
         app, enterprise, extension, identity=identity,
         anonymous_rejection=None if anonymous_rejection is None else anonymous_rejection == "on",
+        call_waiting=None if call_waiting is None else call_waiting == "on",
         **changes,  # type: ignore[arg-type]
     )
     click.echo(f"user {extension} updated")
+
+
+@user.command("screen")
+@click.argument("extension")
+@enterprise_option
+@click.option("--reject", "reject", metavar="PATTERN", help="Reject callers matching PATTERN.")
+@click.option("--dont-reject", "dont_reject", metavar="PATTERN",
+              help="Never reject callers matching PATTERN (checked first).")
+@click.option("--accept", "accept", metavar="PATTERN",
+              help="Selective acceptance: only callers matching an accept rule get through.")
+@click.option("--schedule", default=None, help="The rule applies while this schedule is open.")
+@click.option("--remove", "remove", metavar="KIND:PATTERN", default=None,
+              help="Remove a rule, e.g. reject:+3190*.")
+@pass_app
+def screen(
+    app: Pbx, extension: str, enterprise: str | None, reject: str | None,
+    dont_reject: str | None, accept: str | None, schedule: str | None, remove: str | None,
+) -> None:
+    """Selective call rejection and acceptance (patterns: digits with X/* or 'anonymous')."""
+    chosen = [(k, p) for k, p in (("reject", reject), ("dont-reject", dont_reject),
+                                  ("accept", accept)) if p is not None]
+    if remove is not None:
+        kind, sep, pattern = remove.partition(":")
+        if chosen or not sep:
+            raise click.UsageError("use --remove KIND:PATTERN on its own")
+        user_services.remove_screening(app, enterprise, extension, kind, pattern)
+        click.echo(f"{kind} rule {pattern} of {extension} removed")
+        return
+    if len(chosen) != 1:
+        raise click.UsageError("give exactly one of --reject, --dont-reject, --accept, --remove")
+    kind, pattern = chosen[0]
+    user_services.add_screening(app, enterprise, extension, kind, pattern, schedule)
+    click.echo(f"{kind} rule {pattern} added to {extension}")
 
 
 COMMANDS = [user]

@@ -72,6 +72,7 @@ class Controller:
             writer=self.writer,
             settings=RoutingSettings(gateway=config.gateway),
         )
+        self.services = services
         services.commands["settings"] = SettingsService(self.app).handle
         self.voicemail = self._voicemail(config)
         services.commands["voicemail"] = self.voicemail.handle

@@ -40,6 +40,8 @@ class SettingsService:
                 user_services.set_dnd(self.app, name, ext, on)
             elif command.name == "anonymous-rejection":
                 user_services.set_anonymous_rejection(self.app, name, ext, on)
+            elif command.name == "call-waiting":
+                user_services.set_call_waiting(self.app, name, ext, on)
             else:
                 return CommandResult(False, f"unknown setting {command.name!r}")
         except PbxError as exc:

@@ -12,7 +12,7 @@ import re
 from esl_controller.application import Pbx
 from esl_controller.domain import numbers
 from esl_controller.domain.calling_plan import allows
-from esl_controller.domain.users import FORWARD_KINDS, IDENTITIES, User
+from esl_controller.domain.users import FORWARD_KINDS, IDENTITIES, SCREENING_KINDS, User
 from esl_controller.errors import ValidationError
 from projections.directory import UserView
 
@@ -169,6 +169,7 @@ def update(
     identity: str | None = None,
     anonymous_rejection: bool | None = None,
     intercept: str | None = _UNSET,
+    call_waiting: bool | None = None,
 ) -> UserView:
     """Several settings at once: all are validated before any is written (one save)."""
     view, user = _load(app, enterprise, extension)
@@ -201,5 +202,45 @@ def update(
         user.set_anonymous_rejection(anonymous_rejection)
     if new_intercept != view.intercept:
         user.set_intercept(new_intercept)
+    if call_waiting is not None and call_waiting != view.call_waiting:
+        user.set_call_waiting(call_waiting)
+    app.save(user)
+    return app.user(enterprise, extension)
+
+
+def set_call_waiting(app: Pbx, enterprise: str | None, extension: str, on: bool) -> UserView:
+    return update(app, enterprise, extension, call_waiting=on)
+
+
+def add_screening(
+    app: Pbx, enterprise: str | None, extension: str, kind: str, pattern: str,
+    schedule: str | None = None,
+) -> UserView:
+    """Selective rejection (reject / dont-reject) or acceptance (accept) of callers."""
+    if kind not in SCREENING_KINDS:
+        raise ValidationError(f"unknown rule {kind!r}: use {', '.join(SCREENING_KINDS)}")
+    if not PATTERN_RE.match(pattern):
+        raise ValidationError(
+            f"invalid caller pattern {pattern!r}: digits with X or * wildcards, or 'anonymous'"
+        )
+    view, user = _load(app, enterprise, extension)
+    if schedule is not None and app.directory().schedule(view.enterprise_id, schedule) is None:
+        raise ValidationError(f"unknown schedule: {schedule!r}")
+    if any((r.kind, r.pattern) == (kind, pattern) for r in view.screening):
+        raise ValidationError(f"{extension} already has the {kind} rule {pattern}")
+    if len(view.screening) >= 20:
+        raise ValidationError(f"{extension} has 20 screening rules already")
+    user.add_screening_rule(kind, pattern, schedule)
+    app.save(user)
+    return app.user(enterprise, extension)
+
+
+def remove_screening(
+    app: Pbx, enterprise: str | None, extension: str, kind: str, pattern: str
+) -> UserView:
+    view, user = _load(app, enterprise, extension)
+    if not any((r.kind, r.pattern) == (kind, pattern) for r in view.screening):
+        raise ValidationError(f"{extension} has no {kind} rule {pattern}")
+    user.remove_screening_rule(kind, pattern)
     app.save(user)
     return app.user(enterprise, extension)

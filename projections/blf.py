@@ -6,7 +6,11 @@ One row per (enterprise, extension, call) in ``blf_lines``, so the state survive
 * a called user (the routed target, or any user of the enterprise among the alerted
   targets) rings from ``CallAlerting``, is busy once ``CallAnswered`` names them, and is idle
   again at ``CallEnded`` (or when a later alerting or an answer elsewhere stops the ringing);
-* a user with several calls shows busy if any is busy, else ringing if any rings, else idle.
+* a user with several calls shows busy if any is busy, else ringing if any rings, else idle;
+* a user on do not disturb (``DoNotDisturbChanged``) with no call shows ``dnd``: a lamp that is
+  on (``confirmed``, rpid ``dnd``, which mod_sofia renders as busy); a call still shows ringing
+  or busy over it, and the lamp returns to dnd when the call ends. DND is kept as a row of
+  ``blf_lines`` with its own dialog id (:func:`dnd_dialog_id`), so it folds like a call.
 
 Every change of a user's state is a :class:`LineChange` side effect, which the follower
 hands over after the commit; :func:`presence_headers` turns it into a ``PRESENCE_IN``.
@@ -19,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 from sqlalchemy import Boolean, Column, Engine, MetaData, String, Table, bindparam, select
 from sqlalchemy.engine import Connection
@@ -29,14 +33,15 @@ from esl_controller.domain.enterprises import Enterprise
 from esl_controller.domain.users import User
 from projections.tracking import EventSource, SqlProjection, make_engine
 
-IDLE, RINGING, BUSY = "idle", "ringing", "busy"
-RANK = {IDLE: 0, RINGING: 1, BUSY: 2}
-ANSWER_STATE = {RINGING: "early", BUSY: "confirmed", IDLE: "terminated"}
-STATUS = {RINGING: "Ringing", BUSY: "On The Phone", IDLE: "Available"}
+IDLE, DND, RINGING, BUSY = "idle", "dnd", "ringing", "busy"
+RANK = {IDLE: 0, DND: 1, RINGING: 2, BUSY: 3}
+ANSWER_STATE = {RINGING: "early", BUSY: "confirmed", DND: "confirmed", IDLE: "terminated"}
+STATUS = {RINGING: "Ringing", BUSY: "On The Phone", DND: "Do Not Disturb", IDLE: "Available"}
+RPID = {DND: "dnd"}  # mod_sofia's translate_rpid shows "dnd" as busy; the others: unknown
 
 EVENTS: dict[type[Any], tuple[str, ...]] = {
     Enterprise: ("EnterpriseCreated",),
-    User: ("UserCreated", "UserReinstated", "UserRemoved"),
+    User: ("UserCreated", "UserReinstated", "UserRemoved", "DoNotDisturbChanged"),
     Call: ("CallOffered", "CallRouted", "CallAlerting", "CallAnswered", "CallEnded"),
 }
 TOPICS: tuple[str, ...] = tuple(
@@ -101,7 +106,7 @@ def presence_headers(change: LineChange, event_count: int = 1) -> dict[str, str]
         "Presence-Call-Direction": change.direction,
         "answer-state": ANSWER_STATE[change.state],
         "status": STATUS[change.state],
-        "rpid": "unknown",
+        "rpid": RPID.get(change.state, "unknown"),
         "unique-id": change.call_id,
         "event_count": str(event_count),
     }
@@ -109,6 +114,11 @@ def presence_headers(change: LineChange, event_count: int = 1) -> dict[str, str]
 
 def _combined(states: Iterable[str]) -> str:
     return max(states, key=RANK.__getitem__, default=IDLE)
+
+
+def dnd_dialog_id(enterprise_id: str, extension: str) -> str:
+    """The dialog id (``unique-id``) of a user's DND lamp: stable, so a rebuild equals live."""
+    return str(uuid5(UUID(enterprise_id), "blf-dnd:" + extension))
 
 
 # Every statement is built once: building and cache-keying a Core statement per event costs
@@ -122,6 +132,9 @@ _USER_ACTIVATE = (
     USERS.update()
     .where(USERS.c.user_id == bindparam("p_user"))
     .values(active=bindparam("p_active"))
+)
+_USER_SELECT = select(USERS.c.enterprise_id, USERS.c.extension, USERS.c.active).where(
+    USERS.c.user_id == bindparam("p_user")
 )
 _USERS_ACTIVE = select(USERS.c.user_id).where(
     USERS.c.user_id.in_(bindparam("p_users", expanding=True)), USERS.c.active.is_(True)
@@ -205,8 +218,21 @@ class BlfProjection(SqlProjection[LineChange]):
         return self._activate(conn, e.originator_id, False)
 
     def _activate(self, conn: Connection, user_id: UUID, active: bool) -> list[LineChange]:
+        """A removed user's DND lamp goes off; a reinstated user starts without DND (the
+        aggregate resets its services), so both clear the DND row."""
         conn.execute(_USER_ACTIVATE, {"p_user": str(user_id), "p_active": active})
-        return []
+        return self._dnd(conn, user_id, False)
+
+    def on_DoNotDisturbChanged(self, conn: Connection, e: Any) -> list[LineChange]:
+        return self._dnd(conn, e.originator_id, bool(e.on))
+
+    def _dnd(self, conn: Connection, user_id: UUID, on: bool) -> list[LineChange]:
+        user = conn.execute(_USER_SELECT, {"p_user": str(user_id)}).first()
+        if user is None or (on and not user.active):
+            return []
+        ent, extension = str(user.enterprise_id), str(user.extension)
+        dialog = dnd_dialog_id(ent, extension)
+        return self._set(conn, ent, extension, dialog, DND if on else None)
 
     # -- calls ---------------------------------------------------------------------------
     def on_CallOffered(self, conn: Connection, e: Any) -> list[LineChange]:
@@ -344,11 +370,15 @@ class BlfProjection(SqlProjection[LineChange]):
         after = _combined(others if state is None else [*others, state])
         if after == before:
             return []
+        if after == DND and state != DND:  # a call ended: the lamp shows the DND dialog again
+            dnd = next(row for row in rows if row.state == DND and row.call_id != call_id)
+            call_id, direction = dnd.call_id, dnd.direction
         return [LineChange(ent, extension, self._domain(conn, ent), after, call_id, direction)]
 
 
 def line_states(engine: Engine | Connection, enterprise_id: str | UUID) -> dict[str, str]:
-    """extension -> state for users with a call in progress (absent users are idle)."""
+    """extension -> state for users with a call in progress or on DND (absent users are
+    idle)."""
     params = {"p_ent": str(enterprise_id)}
     if isinstance(engine, Engine):
         with engine.connect() as conn:

@@ -33,6 +33,9 @@ CONFIG_EVENTS: dict[str, tuple[str, ...]] = {
         "IdentityChanged",
         "MobileChanged",
         "InterceptChanged",
+        "CallWaitingChanged",
+        "ScreeningRuleAdded",
+        "ScreeningRuleRemoved",
     ),
     "esl_controller.domain.schedules:Schedule": (
         "ScheduleCreated",
@@ -78,6 +81,15 @@ class ForwardRule:
 
 
 @dataclass(frozen=True, slots=True)
+class ScreeningRule:
+    """Selective rejection ("reject", "dont-reject") or acceptance ("accept") of callers."""
+
+    kind: str
+    pattern: str
+    schedule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleView:
     id: UUID
     enterprise_id: UUID
@@ -104,6 +116,8 @@ class UserView:
     identity: str = "business"
     mobile: str | None = None
     intercept: str | None = None
+    call_waiting: bool = True
+    screening: tuple[ScreeningRule, ...] = ()
 
     def forward(self, kind: str) -> ForwardRule | None:
         return next((r for r in self.forwarding if r.kind == kind), None)
@@ -209,6 +223,23 @@ class Directory:
 
     def _on_InterceptChanged(self, uid: UUID, e: Any) -> None:
         self._change_user(uid, intercept=e.destination)
+
+    def _on_CallWaitingChanged(self, uid: UUID, e: Any) -> None:
+        self._change_user(uid, call_waiting=e.on)
+
+    def _on_ScreeningRuleAdded(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            rule = ScreeningRule(e.kind, e.pattern, e.schedule)
+            self.users[uid] = replace(user, screening=(*user.screening, rule))
+
+    def _on_ScreeningRuleRemoved(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            kept = tuple(
+                r for r in user.screening if (r.kind, r.pattern) != (e.kind, e.pattern)
+            )
+            self.users[uid] = replace(user, screening=kept)
 
     def _on_ScheduleCreated(self, sid: UUID, e: Any) -> None:
         self.schedules[sid] = ScheduleView(sid, e.enterprise_id, e.name, e.hours, e.holidays)

@@ -10,6 +10,7 @@ from eventsourcing.domain import Aggregate, event
 DEFAULT_NO_ANSWER_SECONDS = 20
 FORWARD_KINDS = ("always", "busy", "no-answer", "not-reachable", "selective")
 IDENTITIES = ("business", "mobile", "anonymous")
+SCREENING_KINDS = ("reject", "dont-reject", "accept")
 
 
 class User(Aggregate):
@@ -46,6 +47,8 @@ class User(Aggregate):
         self.identity = "business"
         self.mobile: str | None = None
         self.intercept: str | None = None
+        self.call_waiting = True
+        self.screening: list[dict[str, Any]] = []
 
     def _assign(
         self,
@@ -126,3 +129,18 @@ class User(Aggregate):
     def set_intercept(self, destination: str | None) -> None:
         """``announcement``, a destination, or None (off)."""
         self.intercept = destination
+
+    @event("CallWaitingChanged")
+    def set_call_waiting(self, on: bool) -> None:
+        self.call_waiting = on
+
+    @event("ScreeningRuleAdded")
+    def add_screening_rule(self, kind: str, pattern: str, schedule: str | None) -> None:
+        """Selective rejection ("reject", "dont-reject") or acceptance ("accept")."""
+        self.screening.append({"kind": kind, "pattern": pattern, "schedule": schedule})
+
+    @event("ScreeningRuleRemoved")
+    def remove_screening_rule(self, kind: str, pattern: str) -> None:
+        self.screening = [
+            r for r in self.screening if (r["kind"], r["pattern"]) != (kind, pattern)
+        ]

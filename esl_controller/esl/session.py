@@ -24,6 +24,7 @@ from esl_controller.errors import StoreUnavailableError
 from esl_controller.esl import media
 from esl_controller.esl.headers import parse_channel_data
 from esl_controller.esl.server import ControllerSession
+from esl_controller.lines import ActiveLines
 from esl_controller.routing import announcements
 from esl_controller.routing.actions import (
     Action,
@@ -90,6 +91,7 @@ class Services:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     # Stateful services scripts talk to through Command actions, by service name.
     commands: dict[str, CommandHandler] = field(default_factory=dict)
+    lines: ActiveLines = field(default_factory=ActiveLines)
 
 
 def handle_call(services: Services, sess: ControllerSession) -> None:
@@ -130,7 +132,8 @@ class CallRun:
     def run(self) -> None:
         started = self.services.clock()
         script = route_call(
-            self.ctx, self.services.directory(), self.services.settings, self.trace, started
+            self.ctx, self.services.directory(), self.services.settings, self.trace, started,
+            self.services.lines.busy,
         )
         try:
             action: Action | None = next(script)
@@ -177,6 +180,8 @@ class CallRun:
             self.log.error("call %s not routed, store unavailable: %s", self.ctx.call_id, exc)
             self._fail_safely()
             return False
+        if cls.caller_user and cls.enterprise_id:
+            self.services.lines.add(cls.enterprise_id, cls.caller_user, self.ctx.call_id)
         decision = "; ".join(s.detail for s in self.trace.steps)
         self.log.info("call %s routed: %s", self.ctx.call_id, decision)
         return True
@@ -265,12 +270,16 @@ class CallRun:
         by = next((t for t in self.ringing if t == other), self.ringing[0] if self.ringing else other)
         now = self.services.clock()
         self.answered_by, self.answered_at = by, now
+        enterprise_id = self.trace.classification.enterprise_id
+        if enterprise_id and by.isdigit():
+            self.services.lines.add(enterprise_id, by, self.ctx.call_id)
         self.call.answer(by, now)
         self.call.bridge(headers.get("Other-Leg-Channel-Name", by), now)
         self.services.writer.save_later(self.call)
 
     # -- the end -------------------------------------------------------------------------
     def _finish(self, started: datetime) -> None:
+        self.services.lines.end(self.ctx.call_id)
         if self.call is None:
             return
         if self.sess.hangup_headers is None and self.final_cause is None:

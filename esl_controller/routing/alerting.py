@@ -46,6 +46,10 @@ def do_not_disturb(call: IncomingCall) -> Step:
 
 def alerting(call: IncomingCall) -> Step:
     user = call.user
+    if call.user_busy and not user.call_waiting:
+        call.trace.add("call waiting", "off",
+                       f"{user.extension} is already on a call and call waiting is off: busy")
+        return (yield from unanswered(call, RingResult.BUSY, HangupCause.USER_BUSY))
     no_answer = user.forward("no-answer")
     secs = (no_answer.after_seconds if no_answer and no_answer.after_seconds
             else user.no_answer_seconds)

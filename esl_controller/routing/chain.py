@@ -33,7 +33,9 @@ Service = Callable[[IncomingCall], Generator[Action, Outcome, bool]]
 
 SERVICES: dict[str, Service] = {
     "intercept": screening.intercept,
+    "selective-rejection": screening.selective_rejection,
     "anonymous-rejection": screening.anonymous_rejection,
+    "selective-acceptance": screening.selective_acceptance,
     "selective-forwarding": forwarding.selective,
     "forward-always": forwarding.always,
     "do-not-disturb": do_not_disturb,

@@ -40,6 +40,8 @@ CODES: dict[str, tuple[str, tuple[tuple[str, str], ...], bool, str]] = {
     "*79": ("dnd", (("on", "no"),), False, "do not disturb off"),
     "*77": ("anonymous-rejection", (("on", "yes"),), False, "reject anonymous calls"),
     "*87": ("anonymous-rejection", (("on", "no"),), False, "accept anonymous calls again"),
+    "*43": ("call-waiting", (("on", "yes"),), False, "call waiting on"),
+    "*44": ("call-waiting", (("on", "no"),), False, "call waiting off"),
 }
 CLIR_PER_CALL = "*67"  # *67 + number: this call without the caller's number
 VOICEMAIL = "*98"  # the voicemail portal

@@ -8,13 +8,12 @@ when it was set and is checked again here). Each step is written to the trace.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Generator
 
 from esl_controller.domain.calling_plan import allows
 from esl_controller.domain.numbers import classify, national_format
-from esl_controller.domain.schedules import is_open
 from esl_controller.routing.actions import Action, GatewayNumber, Hangup, Ring
+from esl_controller.routing.criteria import caller_matches, schedule_open
 from esl_controller.routing.incoming import MAX_DIVERSIONS, IncomingCall
 from esl_controller.routing.outcomes import Outcome, Rang, RingResult
 from projections.directory import ForwardRule
@@ -107,16 +106,14 @@ def _external(call: IncomingCall, rule: ForwardRule) -> Diversion:
 
 
 def _selective_applies(call: IncomingCall, rule: ForwardRule) -> bool:
-    directory = call.directory
-    schedule = directory.schedule(call.enterprise.id, rule.schedule) if (
-        directory and rule.schedule) else None
-    if schedule is None or call.now is None:
+    open_now = schedule_open(call, rule.schedule)
+    if open_now is None:
         call.trace.add("forwarding", "selective skipped",
                        f"schedule {rule.schedule!r} is unknown or no time is known")
         return False
-    if not is_open(schedule.hours, schedule.holidays, call.enterprise.timezone, call.now):
+    if not open_now:
         call.trace.add("forwarding", "selective not now",
-                       f"schedule {schedule.name!r} ({schedule.hours}) is closed now")
+                       f"schedule {rule.schedule!r} is closed now")
         return False
     if rule.from_pattern and not caller_matches(call, rule.from_pattern):
         call.trace.add("forwarding", "selective other caller",
@@ -124,16 +121,6 @@ def _selective_applies(call: IncomingCall, rule: ForwardRule) -> bool:
                        f"{rule.from_pattern}")
         return False
     call.trace.add("forwarding", "selective applies",
-                   f"schedule {schedule.name!r} is open"
+                   f"schedule {rule.schedule!r} is open"
                    + (f" and the caller matches {rule.from_pattern}" if rule.from_pattern else ""))
     return True
-
-
-def caller_matches(call: IncomingCall, pattern: str) -> bool:
-    """``anonymous``, or digits where X/. is one digit and * any rest (e.g. ``+3120*``)."""
-    if pattern == "anonymous":
-        return call.anonymous
-    regex = "".join(
-        "\\d" if ch in "X." else ".*" if ch == "*" else re.escape(ch) for ch in pattern
-    )
-    return bool(re.fullmatch(regex, call.ctx.caller_number.strip()))

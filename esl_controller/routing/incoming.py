@@ -29,6 +29,7 @@ class IncomingCall:
     now: datetime | None = None
     diverted_by: str | None = None  # the extension whose service diverted the call here
     visited: tuple[str, ...] = ()  # users this call has already been offered to
+    user_busy: bool = False  # the user is on another call right now
 
     @property
     def anonymous(self) -> bool:
@@ -43,4 +44,5 @@ class IncomingCall:
 
     def to(self, user: UserView, by: str) -> IncomingCall:
         """The same call diverted by ``by`` to another user of the enterprise."""
-        return replace(self, user=user, diverted_by=by, visited=(*self.visited, self.user.extension))
+        return replace(self, user=user, diverted_by=by, user_busy=False,
+                       visited=(*self.visited, self.user.extension))

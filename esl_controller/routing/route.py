@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -41,12 +42,13 @@ def route_call(
     settings: RoutingSettings,
     trace: Trace,
     now: datetime | None = None,
+    busy: Callable[[str, str], bool] | None = None,
 ) -> Script:
     """The script for a new call; every decision lands in ``trace``.
 
     ``now`` (the session's clock, passed in: scripts never read one) decides schedules.
     """
-    where = Where(directory, settings, now)
+    where = Where(directory, settings, now, busy)
     if ctx.origin is Origin.INTERNAL:
         return _from_user(ctx, where, trace)
     return _from_network(ctx, where, trace)
@@ -59,6 +61,7 @@ class Where:
     directory: Directory
     settings: RoutingSettings
     now: datetime | None
+    busy: Callable[[str, str], bool] | None = None  # (enterprise id, extension) on a call?
 
 
 def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
@@ -154,6 +157,7 @@ def _to_user(
     call = IncomingCall(
         ctx, enterprise, callee, number, name, internal, trace,
         directory=where.directory, settings=where.settings, now=where.now,
+        user_busy=bool(where.busy and where.busy(str(enterprise.id), callee.extension)),
     )
     if caller is not None and not internal:
         cls.kind = "outbound"

@@ -103,3 +103,31 @@ def test_clir_per_call_withholds_the_number_on_an_external_call(controller: Cont
     assert "origination_caller_id_number=anonymous" in bridge
     assert "origination_privacy=hide_name:hide_number" in bridge
     assert bridge.endswith("sofia/gateway/trunk/+31612345678")
+
+
+def test_call_waiting_off_gives_a_second_caller_busy_while_the_first_call_lasts(
+    controller: Controller, pbx: Pbx
+) -> None:
+    import gevent
+
+    user_services.set_call_waiting(pbx, None, "102", False)
+    caught_up(controller)
+    sim = switch(controller, **{"102": Endpoint("answer", 0.2, 60.0)})
+    first = gevent.spawn(sim.place_call, internal("101", "102"), 30)
+    acme = str(pbx.enterprise("Acme").id)
+    wait_until(lambda: controller.services.lines.busy(acme, "102"), 10, "102 on the call")
+    second = sim.place_call(internal("103", "102"))
+    assert second.hangup_cause == "USER_BUSY"
+    assert "call waiting is off" in steps(controller, second.call_uuid)
+    first.kill()
+
+
+def test_selective_rejection_refuses_a_matching_outside_caller(
+    controller: Controller, pbx: Pbx
+) -> None:
+    user_services.add_screening(pbx, None, "101", "reject", "+3190*")
+    caught_up(controller)
+    spec = CallSpec("+31901234567", "+31201234567", call_uuid=str(uuid.uuid4()))
+    call = switch(controller).place_call(spec)
+    assert call.hangup_cause == "CALL_REJECTED"
+    assert "101 rejects +3190*" in steps(controller, call.call_uuid)

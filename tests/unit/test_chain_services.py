@@ -342,3 +342,52 @@ def test_every_call_ends_and_is_never_diverted_twice(
         isinstance(a, Ring) for a in actions
     ), "the call ends with a cause or rings somebody"
     assert trace.steps
+
+
+# -- selective rejection / acceptance, call waiting -----------------------------------------
+def test_selective_rejection_with_dont_reject_exceptions(app: Pbx) -> None:
+    user_services.add_screening(app, None, "101", "reject", "+3130*")
+    user_services.add_screening(app, None, "101", "dont-reject", "+31301111111")
+    actions, trace = run(app, external("+31302222222"), answered_by("101"))
+    assert actions[-1] == Hangup(HangupCause.CALL_REJECTED) and rings(actions) == []
+    assert "101 rejects +3130*" in story(trace)
+    actions, trace = run(app, external("+31301111111"), answered_by("101"))
+    assert rings(actions) == ["101"]
+    assert "don't-reject" in story(trace)
+    actions, _ = run(app, external("+31201112222"), answered_by("101"))
+    assert rings(actions) == ["101"]
+
+
+def test_selective_rejection_follows_its_schedule(app: Pbx) -> None:
+    from esl_controller.schedules import add_schedule
+
+    add_schedule(app, None, "weekend", "weekend 00:00-24:00", None)
+    user_services.add_screening(app, None, "101", "reject", "anonymous", schedule="weekend")
+    assert run(app, external("anonymous"), answered_by("101"), SUNDAY_10)[0][-1] == Hangup(
+        HangupCause.CALL_REJECTED)
+    assert rings(run(app, external("anonymous"), answered_by("101"), MONDAY_10)[0]) == ["101"]
+
+
+def test_selective_acceptance_lets_only_matching_callers_through(app: Pbx) -> None:
+    user_services.add_screening(app, None, "101", "accept", "+3130*")
+    assert rings(run(app, external("+31301234567"), answered_by("101"))[0]) == ["101"]
+    actions, trace = run(app, external("+31201234000"), answered_by("101"))
+    assert actions[-1] == Hangup(HangupCause.CALL_REJECTED)
+    assert "matches none of 101's acceptance rules" in story(trace)
+
+
+def test_call_waiting_off_makes_a_user_on_a_call_busy(app: Pbx) -> None:
+    user_services.set_call_waiting(app, None, "102", False)
+    user_services.forward(app, None, "102", "busy", "103")
+    directory = fresh(app)
+    acme = str(app.enterprise("Acme").id)
+    on_a_call = {(acme, "102")}
+    trace = Trace()
+    actions = drive(route_call(internal("101", "102"), directory, GATEWAY, trace, MONDAY_10,
+                               lambda e, x: (e, x) in on_a_call), answered_by("103"))
+    assert rings(actions) == ["103"]
+    assert "call waiting is off" in story(trace)
+    user_services.set_call_waiting(app, None, "102", True)
+    actions = drive(route_call(internal("101", "102"), fresh(app), GATEWAY, Trace(), MONDAY_10,
+                               lambda e, x: (e, x) in on_a_call), answered_by("102"))
+    assert rings(actions) == ["102"]
