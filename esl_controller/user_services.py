@@ -33,8 +33,9 @@ def destination_for(app: Pbx, enterprise: str | None, owner: UserView, raw: str)
         raise ValidationError(f"{owner.extension} cannot forward to its own number")
     klass = numbers.classify(e164, ent.country)
     if not allows(klass):
+        article = "an" if klass.value[0] in "aeiou" else "a"
         raise ValidationError(
-            f"{e164} is a {klass.value} number, which the outgoing calling plan of "
+            f"{e164} is {article} {klass.value} number, which the outgoing calling plan of "
             f"{owner.extension} does not allow"
         )
     return e164

@@ -306,6 +306,8 @@ class CallRun:
         if self.answered_by is not None:
             return "answered", switch_cause if headers else HangupCause.NORMAL_CLEARING
         cause = self.final_cause
+        if self.trace.classification.outcome is not None:
+            return self.trace.classification.outcome, cause or HangupCause.NORMAL_CLEARING
         if cause is None:
             return "cancelled", HangupCause.ORIGINATOR_CANCEL
         if self.refused:

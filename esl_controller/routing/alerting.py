@@ -60,7 +60,8 @@ def alerting(call: IncomingCall) -> Step:
     )
     diversion = None
     if call.diverted_by is not None:
-        diversion = f"<sip:{call.diverted_by}@{call.enterprise.domain}>;reason=unconditional"
+        diversion = (f"<sip:{call.diverted_by}@{call.enterprise.domain}>"
+                     f";reason={call.diversion_reason}")
     outcome = yield Ring(
         targets=(UserDevices(user.extension, call.enterprise.domain),),
         timeout=secs,

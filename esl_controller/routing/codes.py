@@ -95,6 +95,7 @@ def _unknown(trace: Trace) -> Script:
 
 
 def _done(trace: Trace, ok: bool) -> Generator[Action, Outcome, None]:
+    trace.classification.outcome = "feature-code" if ok else "refused"
     yield Answer()
     yield Playback(announcements.CONFIRM if ok else announcements.SIT)
     yield Hangup(HangupCause.NORMAL_CLEARING)

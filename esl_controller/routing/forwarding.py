@@ -65,7 +65,8 @@ def divert(call: IncomingCall, rule: ForwardRule) -> Diversion:
                        f"({colleague.name})")
         from esl_controller.routing.chain import incoming_call
 
-        yield from incoming_call(call.to(colleague, by=user.extension))
+        yield from incoming_call(call.to(colleague, by=user.extension,
+                                         reason=REASONS[rule.kind]))
         return True
     return (yield from _external(call, rule))
 

@@ -28,6 +28,7 @@ class IncomingCall:
     settings: RoutingSettings = RoutingSettings()
     now: datetime | None = None
     diverted_by: str | None = None  # the extension whose service diverted the call here
+    diversion_reason: str = "unconditional"  # SIP Diversion reason of that diversion
     visited: tuple[str, ...] = ()  # users this call has already been offered to
     user_busy: bool = False  # the user is on another call right now
 
@@ -42,7 +43,7 @@ class IncomingCall:
         """Already diverted once: the diversion inhibitor stops a second diversion."""
         return self.diverted_by is not None or self.ctx.diverted_from is not None
 
-    def to(self, user: UserView, by: str) -> IncomingCall:
+    def to(self, user: UserView, by: str, reason: str = "unconditional") -> IncomingCall:
         """The same call diverted by ``by`` to another user of the enterprise."""
-        return replace(self, user=user, diverted_by=by, user_busy=False,
-                       visited=(*self.visited, self.user.extension))
+        return replace(self, user=user, diverted_by=by, diversion_reason=reason,
+                       user_busy=False, visited=(*self.visited, self.user.extension))

@@ -84,13 +84,14 @@ def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
         f"caller is {caller.extension} ({caller.name}) of {enterprise.name}",
     )
     dialled = ctx.destination
-    if dialled in EMERGENCY_NUMBERS:
-        # Before extensions: an emergency call must never ring a colleague.
-        return _outgoing(ctx, enterprise, caller, dialled, settings, trace)
     if dialled.startswith(codes.CLIR_PER_CALL) and len(dialled) > 3:
         trace.add("caller identity", "CLIR per call",
                   f"{caller.extension} withholds the number for this call ({codes.CLIR_PER_CALL})")
-        return _from_user(replace(ctx, destination=dialled[3:], privacy=True), where, trace)
+        dialled = dialled[3:]
+        ctx = replace(ctx, destination=dialled, privacy=True)
+    if dialled in EMERGENCY_NUMBERS:
+        # Before extensions: an emergency call must never ring a colleague.
+        return _outgoing(ctx, enterprise, caller, dialled, settings, trace)
     if dialled.startswith("*"):
         return codes.feature_code(ctx, enterprise, caller, trace)
     callee = directory.user(enterprise.id, dialled)

@@ -44,3 +44,4 @@ class Classification:
     enterprise_id: str | None = None
     caller_user: str | None = None  # extension of the calling user, if internal
     target_user: str | None = None  # extension of the called user, if any
+    outcome: str | None = None  # set when a service ended the call itself (voicemail ...)

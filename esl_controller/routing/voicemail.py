@@ -105,6 +105,7 @@ def leave_message(call: IncomingCall, reason: str) -> ServiceScript:
             ("caller", call.presented_number), ("caller_name", call.presented_name),
         ))
         if deposit.ok:
+            call.trace.classification.outcome = "voicemail"
             call.trace.add("voicemail", "message left",
                            f"a message of {seconds:.0f} s was left for {ext} (at most {limit} s)")
         else:

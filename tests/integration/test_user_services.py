@@ -33,7 +33,7 @@ def test_busy_forwarding_to_a_colleague_rings_the_colleague(
     bridges = [arg for app, arg in call.apps if app == "bridge"]
     assert bridges[0].endswith("user/102@acme.example")
     assert bridges[1].endswith("user/103@acme.example")
-    assert "sip_h_Diversion='<sip:102@acme.example>;reason=unconditional'" in bridges[1]
+    assert "sip_h_Diversion='<sip:102@acme.example>;reason=user-busy'" in bridges[1]
     assert "102 forwards (busy) to 103" in steps(controller, call.call_uuid)
     assert log_of(controller, "103") == [("received", "Alice Jansen (101)", "answered")]
 
