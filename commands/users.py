@@ -35,6 +35,7 @@ def _as_dict(user: UserView, enterprise: str) -> dict[str, object]:
         "mobile": user.mobile,
         "intercept": user.intercept,
         "call_waiting": user.call_waiting,
+        "mobility": f"on, ring {user.ring}" if user.mobility else False,
         "screening": [
             f"{r.kind} {r.pattern}" + (f" while {r.schedule} is open" if r.schedule else "")
             for r in user.screening
@@ -200,14 +201,19 @@ def dnd(app: Pbx, extension: str, state: str, enterprise: str | None) -> None:
               help="Intercept all incoming calls: 'announcement', a destination, or 'off'.")
 @click.option("--call-waiting", "call_waiting", type=ON_OFF, default=None,
               help="Off: a second call gets busy while the user is on a call.")
+@click.option("--mobility", type=ON_OFF, default=None,
+              help="Ring the mobile with the desk phone; the mobile may dial extensions.")
+@click.option("--ring", type=click.Choice(["desk", "mobile", "both"]), default=None,
+              help="With mobility: which phones ring.")
 @pass_app
 def set_(
     app: Pbx, extension: str, enterprise: str | None, mobile: str | None,
     identity: str | None, anonymous_rejection: str | None, intercept: str | None,
-    call_waiting: str | None,
+    call_waiting: str | None, mobility: str | None, ring: str | None,
 ) -> None:
     """Change a user's call services."""
-    if all(v is None for v in (mobile, identity, anonymous_rejection, intercept, call_waiting)):
+    if all(v is None for v in (mobile, identity, anonymous_rejection, intercept, call_waiting,
+                               mobility, ring)):
         raise click.UsageError("nothing to set: see 'pbx user set --help'")
     changes: dict[str, object] = {}
     if mobile is not None:
@@ -218,6 +224,7 @@ def set_(
         app, enterprise, extension, identity=identity,
         anonymous_rejection=None if anonymous_rejection is None else anonymous_rejection == "on",
         call_waiting=None if call_waiting is None else call_waiting == "on",
+        mobility=None if mobility is None else mobility == "on", ring=ring,
         **changes,  # type: ignore[arg-type]
     )
     click.echo(f"user {extension} updated")

@@ -12,7 +12,13 @@ import re
 from esl_controller.application import Pbx
 from esl_controller.domain import numbers
 from esl_controller.domain.calling_plan import allows
-from esl_controller.domain.users import FORWARD_KINDS, IDENTITIES, SCREENING_KINDS, User
+from esl_controller.domain.users import (
+    FORWARD_KINDS,
+    IDENTITIES,
+    RING_MODES,
+    SCREENING_KINDS,
+    User,
+)
 from esl_controller.errors import ValidationError
 from projections.directory import UserView
 
@@ -171,6 +177,8 @@ def update(
     anonymous_rejection: bool | None = None,
     intercept: str | None = _UNSET,
     call_waiting: bool | None = None,
+    mobility: bool | None = None,
+    ring: str | None = None,
 ) -> UserView:
     """Several settings at once: all are validated before any is written (one save)."""
     view, user = _load(app, enterprise, extension)
@@ -195,6 +203,18 @@ def update(
         if intercept not in (None, "announcement"):
             assert intercept is not None
             new_intercept = destination_for(app, enterprise, view, intercept)
+    new_mobility = view.mobility if mobility is None else mobility
+    new_ring = ring or view.ring
+    if new_ring not in RING_MODES:
+        raise ValidationError(f"unknown ring mode {new_ring!r}: use {', '.join(RING_MODES)}")
+    if new_mobility and new_mobile is None:
+        raise ValidationError(f"{extension} has no mobile number for mobility: set --mobile")
+    if ring is not None and not new_mobility:
+        raise ValidationError("--ring applies with mobility on")
+    if new_mobility and new_mobile is not None:
+        other = app.directory().user_with_mobile(new_mobile)
+        if other is not None and other.id != view.id:
+            raise ValidationError(f"{new_mobile} is the mobile of {other.extension} already")
     if new_mobile != view.mobile:
         user.set_mobile(new_mobile)
     if new_identity != view.identity:
@@ -205,6 +225,8 @@ def update(
         user.set_intercept(new_intercept)
     if call_waiting is not None and call_waiting != view.call_waiting:
         user.set_call_waiting(call_waiting)
+    if (new_mobility, new_ring) != (view.mobility, view.ring):
+        user.set_mobility(new_mobility, new_ring)
     app.save(user)
     return app.user(enterprise, extension)
 

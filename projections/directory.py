@@ -36,6 +36,7 @@ CONFIG_EVENTS: dict[str, tuple[str, ...]] = {
         "CallWaitingChanged",
         "ScreeningRuleAdded",
         "ScreeningRuleRemoved",
+        "MobilityChanged",
     ),
     "esl_controller.domain.schedules:Schedule": (
         "ScheduleCreated",
@@ -118,6 +119,8 @@ class UserView:
     intercept: str | None = None
     call_waiting: bool = True
     screening: tuple[ScreeningRule, ...] = ()
+    mobility: bool = False
+    ring: str = "both"  # with mobility: both, desk or mobile
 
     def forward(self, kind: str) -> ForwardRule | None:
         return next((r for r in self.forwarding if r.kind == kind), None)
@@ -138,6 +141,7 @@ class Directory:
         self._by_enterprise_number: dict[str, UUID] = {}
         self._by_domain: dict[str, UUID] = {}
         self._by_name: dict[str, UUID] = {}
+        self._by_mobile: dict[str, UUID] = {}  # mobility users' mobile numbers
 
     # -- fold --------------------------------------------------------------------------
     def apply(self, event: DomainEvent) -> None:
@@ -219,10 +223,24 @@ class Directory:
         self._change_user(uid, identity=e.identity)
 
     def _on_MobileChanged(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None and user.mobile:
+            self._by_mobile.pop(user.mobile, None)
         self._change_user(uid, mobile=e.mobile)
+        if user is not None and user.mobility and e.mobile:
+            self._by_mobile[e.mobile] = uid
 
     def _on_InterceptChanged(self, uid: UUID, e: Any) -> None:
         self._change_user(uid, intercept=e.destination)
+
+    def _on_MobilityChanged(self, uid: UUID, e: Any) -> None:
+        self._change_user(uid, mobility=e.on, ring=e.ring)
+        user = self.users.get(uid)
+        if user is not None and user.mobile:
+            if e.on:
+                self._by_mobile[user.mobile] = uid
+            else:
+                self._by_mobile.pop(user.mobile, None)
 
     def _on_CallWaitingChanged(self, uid: UUID, e: Any) -> None:
         self._change_user(uid, call_waiting=e.on)
@@ -272,6 +290,8 @@ class Directory:
 
     def _on_UserRemoved(self, uid: UUID, e: Any) -> None:
         user = self.users.pop(uid)
+        if user.mobile:
+            self._by_mobile.pop(user.mobile, None)
         self._by_ext.pop((user.enterprise_id, user.extension), None)
         if user.number:
             self._by_user_number.pop(user.number, None)
@@ -292,6 +312,11 @@ class Directory:
     def users_of(self, enterprise_id: UUID) -> list[UserView]:
         found = [u for u in self.users.values() if u.enterprise_id == enterprise_id]
         return sorted(found, key=lambda u: (len(u.extension), u.extension))
+
+    def user_with_mobile(self, e164: str) -> UserView | None:
+        """The user with mobility on whose mobile number this is."""
+        uid = self._by_mobile.get(e164)
+        return None if uid is None else self.users.get(uid)
 
     def user_with_number(self, e164: str) -> UserView | None:
         uid = self._by_user_number.get(e164)

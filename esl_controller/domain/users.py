@@ -11,6 +11,7 @@ DEFAULT_NO_ANSWER_SECONDS = 20
 FORWARD_KINDS = ("always", "busy", "no-answer", "not-reachable", "selective")
 IDENTITIES = ("business", "mobile", "anonymous")
 SCREENING_KINDS = ("reject", "dont-reject", "accept")
+RING_MODES = ("both", "desk", "mobile")
 
 
 class User(Aggregate):
@@ -48,6 +49,8 @@ class User(Aggregate):
         self.mobile: str | None = None
         self.intercept: str | None = None
         self.call_waiting = True
+        self.mobility = False
+        self.ring = "both"
         self.screening: list[dict[str, Any]] = []
 
     def _assign(
@@ -144,3 +147,9 @@ class User(Aggregate):
         self.screening = [
             r for r in self.screening if (r["kind"], r["pattern"]) != (kind, pattern)
         ]
+
+    @event("MobilityChanged")
+    def set_mobility(self, on: bool, ring: str) -> None:
+        """Mobility (USR-9): the mobile rings with the desk phone ("both"), or alone."""
+        self.mobility = on
+        self.ring = ring

@@ -126,6 +126,7 @@ class CallRun:
         self.ringing: tuple[str, ...] = ()
         self.bridge_prepared = False
         self.gone_early = False
+        self.answered_as: str | None = None
         self.log = logging.LoggerAdapter(log, {"call": ctx.call_id})
 
     # -- the call ------------------------------------------------------------------------
@@ -242,6 +243,7 @@ class CallRun:
     def _ring(self, ring: Ring) -> Outcome:
         assert self.call is not None
         self.ringing = tuple(t.label() for t in ring.targets)
+        self.answered_as = ring.answered_as
         self.call.alert(list(self.ringing), self.services.clock())
         self.services.writer.save_later(self.call)
         if not self.bridge_prepared:
@@ -267,7 +269,9 @@ class CallRun:
         if self.call is None or self.answered_by is not None:
             return
         other = headers.get("Other-Leg-Destination-Number", "")
-        by = next((t for t in self.ringing if t == other), self.ringing[0] if self.ringing else other)
+        by = self.answered_as or next(
+            (t for t in self.ringing if t == other), self.ringing[0] if self.ringing else other
+        )
         now = self.services.clock()
         self.answered_by, self.answered_at = by, now
         enterprise_id = self.trace.classification.enterprise_id

@@ -65,6 +65,7 @@ class Ring:
     caller_id_name: str
     diversion: str | None = None  # SIP Diversion header when the call was forwarded
     privacy: bool = False  # withhold the caller's number (CLIR)
+    answered_as: str | None = None  # record the answer as this user's (mobility: any leg)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
+from esl_controller.domain.numbers import national_format
 from esl_controller.routing import voicemail
-from esl_controller.routing.actions import Action, Hangup, Ring, UserDevices
+from esl_controller.routing.actions import Action, GatewayNumber, Hangup, Ring, Target, UserDevices
 from esl_controller.routing.causes import HangupCause
 from esl_controller.routing.forwarding import divert
 from esl_controller.routing.incoming import IncomingCall
@@ -53,21 +54,23 @@ def alerting(call: IncomingCall) -> Step:
     no_answer = user.forward("no-answer")
     secs = (no_answer.after_seconds if no_answer and no_answer.after_seconds
             else user.no_answer_seconds)
+    targets, where = _targets(call)
     call.trace.add(
         "alerting",
         "ring all devices",
-        f"ringing {user.extension} ({user.name}) on all registered devices for {secs} s",
+        f"ringing {user.extension} ({user.name}) {where} for {secs} s",
     )
     diversion = None
     if call.diverted_by is not None:
         diversion = (f"<sip:{call.diverted_by}@{call.enterprise.domain}>"
                      f";reason={call.diversion_reason}")
     outcome = yield Ring(
-        targets=(UserDevices(user.extension, call.enterprise.domain),),
+        targets=targets,
         timeout=secs,
         caller_id_number=call.presented_number,
         caller_id_name=call.presented_name,
         diversion=diversion,
+        answered_as=user.extension,
     )
     assert isinstance(outcome, Rang)
     if outcome.result is RingResult.ANSWERED:
@@ -77,6 +80,22 @@ def alerting(call: IncomingCall) -> Step:
     call.trace.add("alerting", outcome.result.value, why)
     return (yield from unanswered(call, outcome.result, END_CAUSE.get(outcome.result,
                                                                      outcome.cause)))
+
+
+def _targets(call: IncomingCall) -> tuple[tuple[Target, ...], str]:
+    """Desk devices and, with mobility (USR-9), the mobile: both at once, or one of them."""
+    user = call.user
+    desk = UserDevices(user.extension, call.enterprise.domain)
+    gateway = call.settings.gateway
+    mobile_ok = (user.mobility and user.mobile is not None and gateway is not None
+                 and call.ctx.caller_number != user.mobile)
+    if not mobile_ok or user.ring == "desk":
+        return (desk,), "on all registered devices"
+    assert user.mobile is not None and gateway is not None
+    mobile = GatewayNumber(gateway, user.mobile)
+    if user.ring == "mobile":
+        return (mobile,), f"on the mobile {national_format(user.mobile)} only"
+    return (desk, mobile), f"on all registered devices and the mobile {national_format(user.mobile)}"
 
 
 def unanswered(call: IncomingCall, result: RingResult, cause: HangupCause) -> Step:

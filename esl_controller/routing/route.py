@@ -117,6 +117,16 @@ def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
 
 def _from_network(ctx: CallContext, where: Where, trace: Trace) -> Script:
     directory = where.directory
+    caller_e164 = try_normalise(ctx.caller_number, "NL") if ctx.caller_number else None
+    mobile_user = directory.user_with_mobile(caller_e164) if caller_e164 else None
+    if mobile_user is not None:
+        enterprise = directory.enterprises[mobile_user.enterprise_id]
+        trace.add("origin", "mobility",
+                  f"{national_format(mobile_user.mobile or '')} is the mobile of "
+                  f"{mobile_user.extension} ({mobile_user.name}): treated as their own phone")
+        as_user = replace(ctx, origin=Origin.INTERNAL, auth_user=mobile_user.extension,
+                          domain=enterprise.domain)
+        return _from_user(as_user, where, trace)
     e164 = try_normalise(ctx.destination, "NL")
     owner = directory.user_with_number(e164) if e164 else None
     trace.add("origin", "public network", f"call from {ctx.caller_number or 'anonymous'}")

@@ -131,3 +131,17 @@ def test_selective_rejection_refuses_a_matching_outside_caller(
     call = switch(controller).place_call(spec)
     assert call.hangup_cause == "CALL_REJECTED"
     assert "101 rejects +3190*" in steps(controller, call.call_uuid)
+
+
+def test_mobility_rings_the_mobile_too_and_an_answer_there_is_the_users(
+    controller: Controller, pbx: Pbx
+) -> None:
+    user_services.update(pbx, None, "102", mobile="0612345678", mobility=True)
+    caught_up(controller)
+    sim = switch(controller, **{"102": Endpoint("no-answer"),
+                                "+31612345678": Endpoint("answer", 0.3, 0.3)})
+    call = sim.place_call(internal("101", "102"))
+    bridge = next(arg for app, arg in call.apps if app == "bridge")
+    assert bridge.endswith("user/102@acme.example,sofia/gateway/trunk/+31612345678")
+    assert call.bridged_to == "+31612345678"
+    assert log_of(controller, "102") == [("received", "Alice Jansen (101)", "answered")]

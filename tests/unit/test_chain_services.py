@@ -391,3 +391,38 @@ def test_call_waiting_off_makes_a_user_on_a_call_busy(app: Pbx) -> None:
     actions = drive(route_call(internal("101", "102"), fresh(app), GATEWAY, Trace(), MONDAY_10,
                                lambda e, x: (e, x) in on_a_call), answered_by("102"))
     assert rings(actions) == ["102"]
+
+
+# -- mobility (USR-9) ------------------------------------------------------------------------
+def test_mobility_rings_desk_and_mobile_together_or_one_of_them(app: Pbx) -> None:
+    user_services.update(app, None, "102", mobile="0612345678", mobility=True)
+    actions, trace = run(app, internal("101", "102"), answered_by("+31612345678"))
+    ring = actions[0]
+    assert isinstance(ring, Ring)
+    assert ring.targets == (UserDevices("102", "acme.example"),
+                            GatewayNumber("trunk", "+31612345678"))
+    assert ring.answered_as == "102"  # answered on the mobile is answered by Bob
+    assert "and the mobile 06 12345678" in story(trace)
+    user_services.update(app, None, "102", ring="mobile")
+    assert rings(run(app, internal("101", "102"), answered_by("x"))[0]) == ["+31612345678"]
+    user_services.update(app, None, "102", ring="desk")
+    assert rings(run(app, internal("101", "102"), answered_by("x"))[0]) == ["102"]
+    user_services.update(app, None, "102", mobility=False)
+    assert rings(run(app, internal("101", "102"), answered_by("x"))[0]) == ["102"]
+
+
+def test_the_mobile_dials_colleagues_by_extension_and_presents_the_business_number(
+    app: Pbx,
+) -> None:
+    user_services.update(app, None, "101", mobile="0687654321", mobility=True)
+    actions, trace = run(app, external("+31687654321", "102"), answered_by("102"))
+    assert rings(actions) == ["102"]
+    assert isinstance(actions[0], Ring) and actions[0].caller_id_number == "101"
+    assert "is the mobile of 101" in story(trace)
+    assert trace.classification.caller_user == "101"
+    actions, _ = run(app, external("+31687654321", "0201112222"), answered_by("+31201112222"))
+    assert isinstance(actions[0], Ring)
+    assert actions[0].caller_id_number == "+31201234567"  # the business number
+    user_services.update(app, None, "101", mobility=False)
+    actions, _ = run(app, external("+31687654321", "102"), answered_by("102"))
+    assert rings(actions) == []  # an outside caller cannot dial extensions
