@@ -147,6 +147,7 @@ def test_internal_call_rings_the_callees_devices_presenting_the_extension(
             timeout=25,
             caller_id_number="101",
             caller_id_name="Alice",
+            answered_as="102",
         )
     ]
     assert actions[0].targets[0].dial_string() == "user/102@acme.example"
@@ -199,7 +200,7 @@ def test_an_unanswered_internal_call_ends_with_the_cause_the_caller_hears(
 def test_dialling_a_colleagues_public_number_is_an_internal_call(directory: Directory) -> None:
     trace = Trace()
     ring = next(route_call(from_user("102", "020-1234567"), directory, GATEWAY, trace))
-    assert ring == Ring((UserDevices("101", "acme.example"),), 20, "102", "Bob")
+    assert ring == Ring((UserDevices("101", "acme.example"),), 20, "102", "Bob", answered_as="101")
     assert trace.classification.kind == "internal"
     assert trace.classification.target_user == "101"
 
@@ -209,7 +210,8 @@ def test_a_user_of_another_enterprise_on_the_exchange_sees_the_public_number(
 ) -> None:
     trace = Trace()
     ring = next(route_call(from_user("101", "010 7654321"), directory, GATEWAY, trace))
-    assert ring == Ring((UserDevices("2001", "globex.example"),), 20, "+31201234567", "Alice")
+    assert ring == Ring((UserDevices("2001", "globex.example"),), 20, "+31201234567", "Alice",
+                        answered_as="2001")
     assert trace.classification.kind == "outbound"
     assert trace.classification.caller_user == "101"
     assert_plain_trace(trace)
@@ -229,7 +231,8 @@ def test_external_call_to_a_users_number_rings_that_user_with_the_callers_number
         route_call(from_network("+31612340000", dialled, "Mum"), directory, GATEWAY, trace),
         answering("101"),
     )
-    assert actions == [Ring((UserDevices("101", "acme.example"),), 20, "+31612340000", "Mum")]
+    assert actions == [Ring((UserDevices("101", "acme.example"),), 20, "+31612340000", "Mum",
+                             answered_as="101")]
     cls = trace.classification
     acme = directory.enterprise_named("acme")
     assert acme is not None
