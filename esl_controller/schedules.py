@@ -8,7 +8,6 @@ schedule events of the application's log (``ScheduleCreated`` / ``Changed`` / ``
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -25,30 +24,10 @@ from esl_controller.domain.schedules import (
     zone,
 )
 from esl_controller.errors import NotFoundError, ValidationError
+from projections.directory import ScheduleView
 
 SCHEDULE_NAME_RE = re.compile(r"[\w -]{1,40}")  # letters, digits, space, '-', '_'
-EVENT_NAMES = ("ScheduleCreated", "ScheduleChanged", "ScheduleRemoved", "ScheduleReinstated")
-TOPICS: tuple[str, ...] = tuple(
-    f"{Schedule.__module__}:{Schedule.__qualname__}.{name}" for name in EVENT_NAMES
-)
 UNCHANGED: Any = object()  # ``change_schedule``: keep the current value
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduleView:
-    id: UUID
-    enterprise_id: UUID
-    name: str
-    hours: str
-    holidays: str | None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "hours": self.hours,
-            "holidays": self.holidays,
-            "id": str(self.id),
-        }
 
 
 def add_schedule(
@@ -154,22 +133,9 @@ def _valid_country(country: str | None) -> str | None:
 
 
 def _fold(app: Pbx, enterprise_id: UUID) -> dict[UUID, ScheduleView]:
-    """The live schedules of one enterprise, folded from the log."""
-    live: dict[UUID, ScheduleView] = {}
-    gone: dict[UUID, ScheduleView] = {}
-    ev: Any
-    for _position, ev in app.events_after(0, TOPICS):
-        sid = ev.originator_id
-        kind = type(ev).__name__
-        if kind == "ScheduleCreated":
-            if ev.enterprise_id == enterprise_id:
-                live[sid] = ScheduleView(sid, ev.enterprise_id, ev.name, ev.hours, ev.holidays)
-        elif kind == "ScheduleChanged" and sid in live:
-            old = live[sid]
-            live[sid] = ScheduleView(sid, old.enterprise_id, old.name, ev.hours, ev.holidays)
-        elif kind == "ScheduleRemoved" and sid in live:
-            gone[sid] = live.pop(sid)
-        elif kind == "ScheduleReinstated" and sid in gone:
-            old = gone.pop(sid)
-            live[sid] = ScheduleView(sid, old.enterprise_id, ev.name, ev.hours, ev.holidays)
-    return live
+    """The live schedules of one enterprise, from the directory read model."""
+    return {
+        sid: view
+        for sid, view in app.directory().schedules.items()
+        if view.enterprise_id == enterprise_id
+    }

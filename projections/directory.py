@@ -98,6 +98,14 @@ class ScheduleView:
     hours: str
     holidays: str | None
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "hours": self.hours,
+            "holidays": self.holidays,
+            "id": str(self.id),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class UserView:
