@@ -14,6 +14,7 @@ import gevent.socket
 from greenswitch.esl import InboundESL, NotConnectedError
 
 from esl_controller.esl.protocol import Frame, FrameReader, ProtocolError
+from esl_controller.esl.replies import send_in_order, wait_replies
 from esl_controller.esl.server import EslError, EslTimeoutError
 
 log = logging.getLogger(__name__)
@@ -129,19 +130,11 @@ class InboundClient(InboundESL):  # type: ignore[misc]
         """Send one command; return its reply frame (EslTimeoutError after ``timeout``)."""
         if not self.connected:
             raise NotConnectedError("not connected")
-        result = gevent.event.AsyncResult()
-        with self._write_lock:
-            self._commands_sent.append(result)
-            try:
-                self.sock.sendall((data + "\n\n").encode("utf-8"))
-            except OSError as exc:
-                self._commands_sent.remove(result)
-                raise NotConnectedError(f"send failed: {exc}") from None
-        try:
-            frame: Frame = result.get(timeout=self.timeout if timeout is None else timeout)
-        except gevent.Timeout:
-            raise EslTimeoutError(f"no reply from {self.host}:{self.port}") from None
-        return frame
+        results = send_in_order(self.sock, self._write_lock, self._commands_sent,
+                                (data + "\n\n").encode("utf-8"), 1, NotConnectedError)
+        label = f"{self.host}:{self.port} {data.split(chr(10), 1)[0].split(' ', 1)[0]}"
+        wait = self.timeout if timeout is None else timeout
+        return wait_replies(results, [label], wait, EslTimeoutError)[0]
 
     def send_event(self, name: str, headers: dict[str, str]) -> str:
         """``sendevent NAME`` with headers; returns Reply-Text (``+OK <event-uuid>``)."""

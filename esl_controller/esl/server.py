@@ -27,6 +27,7 @@ from greenswitch.esl import OutboundSession, OutboundSessionHasGoneAway
 
 from esl_controller.errors import PbxError
 from esl_controller.esl.protocol import Frame, FrameReader, ProtocolError
+from esl_controller.esl.replies import send_in_order, wait_replies
 
 log = logging.getLogger(__name__)
 
@@ -283,51 +284,22 @@ class ControllerSession(OutboundSession):  # type: ignore[misc]
     # -- commands ------------------------------------------------------------------------
     def send(self, data: str | bytes, timeout: float | None = None) -> Frame:
         """Send one raw command (terminator added for ``str``); return its reply frame."""
-        if not self.connected:
-            raise OutboundSessionHasGoneAway("connection is closed")
         raw = (data + "\n\n").encode("utf-8") if isinstance(data, str) else data
-        result = gevent.event.AsyncResult()
-        with self._write_lock:
-            self._commands_sent.append(result)
-            try:
-                self.sock.sendall(raw)
-            except OSError as exc:
-                if result in self._commands_sent:
-                    self._commands_sent.remove(result)
-                raise OutboundSessionHasGoneAway(f"send failed: {exc}") from None
-        try:
-            frame: Frame = result.get(timeout=timeout)
-        except gevent.Timeout:
-            # The entry stays queued so that the late reply is consumed in order.
-            raise EslTimeoutError(f"no reply to {_first_line(raw)!r} within {timeout}s") from None
-        return frame
+        return self._exchange(raw, [_first_line(raw)], timeout)[0]
 
     def commands(self, texts: list[str], timeout: float = 5) -> list[str]:
         """Send several commands in one write (pipelined) and return their Reply-Texts.
 
         FreeSWITCH answers in order, so one round trip serves them all."""
+        raw = "".join(text + "\n\n" for text in texts).encode("utf-8")
+        return [frame.reply_text for frame in self._exchange(raw, texts, timeout)]
+
+    def _exchange(self, raw: bytes, labels: list[str], timeout: float | None) -> list[Frame]:
         if not self.connected:
             raise OutboundSessionHasGoneAway("connection is closed")
-        results = [gevent.event.AsyncResult() for _ in texts]
-        raw = "".join(text + "\n\n" for text in texts).encode("utf-8")
-        with self._write_lock:
-            self._commands_sent.extend(results)
-            try:
-                self.sock.sendall(raw)
-            except OSError as exc:
-                for result in results:
-                    if result in self._commands_sent:
-                        self._commands_sent.remove(result)
-                raise OutboundSessionHasGoneAway(f"send failed: {exc}") from None
-        deadline = time.monotonic() + timeout
-        replies = []
-        for text, result in zip(texts, results, strict=True):
-            try:
-                frame: Frame = result.get(timeout=max(0.0, deadline - time.monotonic()))
-            except gevent.Timeout:
-                raise EslTimeoutError(f"no reply to {text!r} within {timeout}s") from None
-            replies.append(frame.reply_text)
-        return replies
+        results = send_in_order(self.sock, self._write_lock, self._commands_sent, raw,
+                                len(labels), OutboundSessionHasGoneAway)
+        return wait_replies(results, labels, timeout, EslTimeoutError)
 
     def connect(self, timeout: float = 5) -> dict[str, str]:
         """Send ``connect`` (once); return the decoded CHANNEL_DATA headers."""
