@@ -81,6 +81,14 @@ def explain_call(app: Pbx, call_id: str) -> list[str]:
             lines.append(f"{at} ringing {', '.join(data.targets)}")
         elif kind == "CallAnswered":
             lines.append(f"{at} answered by {data.by}")
+        elif kind == "CallHeld":  # call control (USR-11)
+            lines.append(f"{at} put on hold by {data.by}; the other party hears {data.music}")
+        elif kind == "CallResumed":
+            lines.append(f"{at} taken off hold by {data.by}")
+        elif kind == "CallTransferred":
+            lines.append(f"{at} {data.kind} transfer by {data.by}: now connected to {data.to}")
+        elif kind == "CallNumberDialled":
+            lines.append(f"{at} {data.how} stands for {data.number}")
         elif kind == "CallEnded":
             talk = f", talked {data.talk:.1f} s" if data.talk else ""
             lines.append(

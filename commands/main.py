@@ -54,18 +54,27 @@ def _register() -> None:
         events,
         projections_cmd,
         schedules,
+        self_service,
         serve,
         simulate,
+        user_calls,
+        user_lines,
+        user_notify,
         users,
         voicemail,
     )
 
     for module in (
         enterprises, users, calls, events, blf, projections_cmd, schedules, serve, simulate,
-        voicemail, callback,
+        voicemail, callback, user_calls, user_lines,
+        self_service, user_notify,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)
+    from commands import hotdesk, phonebook  # hot desking (USR-8), phone book (USR-19)
+
+    for command in (*hotdesk.COMMANDS, *phonebook.COMMANDS):
+        cli.add_command(command)
 
 
 _register()

@@ -53,24 +53,35 @@ def simulate() -> None:
 @click.option("--controller", default=None,
               help="Call a controller that is already running (e.g. `make run`) at HOST:PORT "
                    "instead of starting one in this process.")
+@click.option("--dtmf", default="", metavar="KEYS",
+              help="Keys the caller presses, one a (simulated) second from the first second.")
 @enterprise_option
 @json_option
 @click.pass_obj
 def call(
     obj: Context, caller: str, destination: str, endpoints: tuple[str, ...],
     hangup_after: float | None, talk: float, time_scale: float, gateway: str,
-    controller: str | None, enterprise: str | None, as_json: bool,
+    controller: str | None, enterprise: str | None, as_json: bool, dtmf: str = "",
 ) -> None:
     """Place one call and print the route it took."""
+    if dtmf.strip("0123456789*#"):
+        raise click.BadParameter(f"{dtmf!r}: only 0-9, * and #", param_hint="--dtmf")
     behaviour = dict(parse_endpoint(e) for e in endpoints)
     app = obj.app
     ent = app.enterprise(enterprise)
     directory = app.directory()
-    internal = directory.user(ent.id, caller) is not None
+    internal = (directory.user(ent.id, caller) is not None
+                or directory.hotdesk(ent.id, caller) is not None  # a hot-desk phone (USR-8)
+                or directory.device_owner(ent.id, caller) is not None)  # shared device (USR-21)
     table = {
         u.extension: Endpoint(behaviour.pop(u.extension, "answer"), 1.0, talk)
         for u in directory.users_of(ent.id)
     }
+    table.update({  # shared call appearances (USR-21) are registered phones too
+        d.username(u.extension): Endpoint(behaviour.pop(d.username(u.extension), "answer"), 1.0,
+                                          talk)
+        for u in directory.users_of(ent.id) for d in u.devices
+    })
     table.update({key: Endpoint(b, 1.0, talk) for key, b in behaviour.items()})
     spec = CallSpec(
         caller=caller,
@@ -79,6 +90,7 @@ def call(
         domain=ent.domain if internal else None,
         hangup_after=hangup_after,
         call_uuid=str(uuid.uuid4()),
+        dtmf=[(1.0 + i, key) for i, key in enumerate(dtmf)],
     )
     logging.getLogger().setLevel(logging.ERROR)
     if controller is not None:

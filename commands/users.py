@@ -40,6 +40,19 @@ def _as_dict(user: UserView, enterprise: str) -> dict[str, object]:
             f"{r.kind} {r.pattern}" + (f" while {r.schedule} is open" if r.schedule else "")
             for r in user.screening
         ],
+        "speed_dial": {f"#{slot}": number for slot, number in user.speed_dials},
+        # ringing extras (USR-10, USR-18, USR-21, USR-9)
+        "alternate_numbers": [
+            a.number + (f" (ring {a.ring})" if a.ring != 1 else "") for a in user.alternates
+        ],
+        "priority_alert": [
+            r.pattern + (f" while {r.schedule} is open" if r.schedule else "")
+            for r in user.priority_alerts
+        ],
+        "devices": [d.username(user.extension) for d in user.devices],
+        "desk_schedule": user.desk_schedule,
+        "mobile_schedule": user.mobile_schedule,
+        "privacy": user.privacy,  # USR-19: out of the phone book, BLF and pickup by others
         "id": str(user.id),
     }
 
@@ -205,15 +218,38 @@ def dnd(app: Pbx, extension: str, state: str, enterprise: str | None) -> None:
               help="Ring the mobile with the desk phone; the mobile may dial extensions.")
 @click.option("--ring", type=click.Choice(["desk", "mobile", "both"]), default=None,
               help="With mobility: which phones ring.")
+@click.option("--desk-schedule", "desk_schedule", metavar="NAME|none", default=None,
+              help="Desk phones and shared devices ring only while NAME is open (USR-9).")
+@click.option("--mobile-schedule", "mobile_schedule", metavar="NAME|none", default=None,
+              help="With mobility: the mobile rings only while NAME is open (USR-9).")
+@click.option("--privacy", type=ON_OFF, default=None,
+              help="On: out of the phone book, no busy lamp or pickup for others (USR-19).")
 @pass_app
 def set_(
     app: Pbx, extension: str, enterprise: str | None, mobile: str | None,
     identity: str | None, anonymous_rejection: str | None, intercept: str | None,
     call_waiting: str | None, mobility: str | None, ring: str | None,
+    desk_schedule: str | None = None, mobile_schedule: str | None = None,
+    privacy: str | None = None,
 ) -> None:
     """Change a user's call services."""
+    legs = {k: None if v == "none" else v
+            for k, v in (("desk", desk_schedule), ("mobile", mobile_schedule)) if v is not None}
+    if legs:  # per-number schedules (USR-9): checked before anything is written
+        user_services.set_leg_schedules(app, enterprise, extension, legs, check_only=True)
+    if privacy is not None and all(v is None for v in (  # privacy (USR-19), maybe with legs
+            mobile, identity, anonymous_rejection, intercept, call_waiting, mobility, ring)):
+        if legs:
+            user_services.set_leg_schedules(app, enterprise, extension, legs)
+        user_services.set_privacy(app, enterprise, extension, privacy == "on")
+        click.echo(f"user {extension} updated")
+        return
     if all(v is None for v in (mobile, identity, anonymous_rejection, intercept, call_waiting,
                                mobility, ring)):
+        if legs:
+            user_services.set_leg_schedules(app, enterprise, extension, legs)
+            click.echo(f"user {extension} updated")
+            return
         raise click.UsageError("nothing to set: see 'pbx user set --help'")
     changes: dict[str, object] = {}
     if mobile is not None:
@@ -227,6 +263,10 @@ def set_(
         mobility=None if mobility is None else mobility == "on", ring=ring,
         **changes,  # type: ignore[arg-type]
     )
+    if legs:
+        user_services.set_leg_schedules(app, enterprise, extension, legs)
+    if privacy is not None:  # USR-19, after every other change was accepted
+        user_services.set_privacy(app, enterprise, extension, privacy == "on")
     click.echo(f"user {extension} updated")
 
 

@@ -30,14 +30,17 @@ def voicemail() -> None:
 @enterprise_option
 @click.option("--email-audio/--no-email-audio", default=True, show_default=True,
               help="E-mail each message with the audio attached.")
+@click.option("--keep/--email-only", default=None,
+              help="Keep e-mailed messages in the box (default), or remove them once mailed.")
 @DIR_OPTION
 @pass_app
 def enable(app: Pbx, extension: str, enterprise: str | None, email_audio: bool,
-           voicemail_dir: str) -> None:
+           keep: bool | None, voicemail_dir: str) -> None:
     """Give a user a voicemail box (or change its settings)."""
-    box = _service(app, voicemail_dir).enable(enterprise, extension, email_audio)
+    box = _service(app, voicemail_dir).enable(enterprise, extension, email_audio, keep=keep)
     mail = f", messages e-mailed to {box.email}" if box.email_audio else ""
-    click.echo(f"voicemail enabled for {extension}{mail}")
+    only = " only (not kept in the box)" if not box.keep else ""
+    click.echo(f"voicemail enabled for {extension}{mail}{only}")
 
 
 @voicemail.command("disable")

@@ -178,28 +178,13 @@ class Pbx(Application[UUID]):
         no_answer_seconds: int = DEFAULT_NO_ANSWER_SECONDS,
     ) -> UserView:
         ent = self.enterprise(enterprise_name)
-        directory = self.directory()
-        extension = extension.strip()
-        if not ent.in_plan(extension):
-            raise ValidationError(
-                f"extension {extension!r} is outside the plan of {ent.name!r} "
-                f"({ent.extension_low}-{ent.extension_high})"
-            )
-        if extension in numbers.EMERGENCY_NUMBERS:
-            raise ValidationError(f"extension {extension} is an emergency number")
-        if directory.user(ent.id, extension) is not None:
-            raise ValidationError(f"extension {extension} already exists in {ent.name!r}")
+        extension = self.check_extension_free(ent, extension)
         name = name.strip()
         if not name or len(name) > 80:
             raise ValidationError("a user needs a name of 1 to 80 characters")
         e164 = None
         if number is not None:
-            e164 = numbers.normalise(number, ent.country)
-            owner = directory.enterprise_with_number(e164)
-            if directory.user_with_number(e164) is not None:
-                raise ValidationError(f"number {e164} already belongs to another user")
-            if owner is not None and owner.id != ent.id:
-                raise ValidationError(f"number {e164} already belongs to {owner.name!r}")
+            e164 = self.check_number_free(ent, number)
         if email is not None and not EMAIL_RE.match(email):
             raise ValidationError(f"invalid e-mail address: {email!r}")
         if password is not None and len(password) < 8:
@@ -227,6 +212,42 @@ class Pbx(Application[UUID]):
         to_save.append(user)
         self.save(*to_save)
         return self.user(ent.name, extension)
+
+    # -- the one namespace of extensions and numbers ----------------------------------------
+    def check_extension_free(self, ent: EnterpriseView, extension: str) -> str:
+        """``extension`` (stripped) if it may be given to a new user or target of ``ent``:
+        in the plan, no emergency number, and held by no user, alternate or target."""
+        extension = extension.strip()
+        if not ent.in_plan(extension):
+            raise ValidationError(
+                f"extension {extension!r} is outside the plan of {ent.name!r} "
+                f"({ent.extension_low}-{ent.extension_high})"
+            )
+        if extension in numbers.EMERGENCY_NUMBERS:
+            raise ValidationError(f"extension {extension} is an emergency number")
+        directory = self.directory()
+        if directory.user(ent.id, extension) is not None:
+            raise ValidationError(f"extension {extension} already exists in {ent.name!r}")
+        if directory.alternate(ent.id, extension) is not None:
+            raise ValidationError(f"extension {extension} is another user's alternate number")
+        target = directory.target(ent.id, extension)
+        if target is not None:
+            raise ValidationError(f"extension {extension} is taken by {target.label()}")
+        return extension
+
+    def check_number_free(self, ent: EnterpriseView, number: str) -> str:
+        """``number`` in E.164 if no user, target or other enterprise holds it."""
+        directory = self.directory()
+        e164 = numbers.normalise(number, ent.country)
+        if directory.user_with_number(e164) is not None:
+            raise ValidationError(f"number {e164} already belongs to another user")
+        target = directory.target_with_number(e164)
+        if target is not None:
+            raise ValidationError(f"number {e164} already belongs to {target.label()}")
+        owner = directory.enterprise_with_number(e164)
+        if owner is not None and owner.id != ent.id:
+            raise ValidationError(f"number {e164} already belongs to {owner.name!r}")
+        return e164
 
     def remove_user(self, enterprise_name: str | None, extension: str) -> UserView:
         found = self.user(enterprise_name, extension)

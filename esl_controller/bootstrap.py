@@ -10,11 +10,15 @@ from pathlib import Path
 import gevent
 
 from esl_controller.application import Pbx
+from esl_controller.call_history import CallsService
 from esl_controller.call_writer import CallWriter
-from esl_controller.esl.inbound import PresencePublisher
+from esl_controller.callback_on_busy import CHECK_SECONDS, CallbackOnBusy
+from esl_controller.esl.inbound import EventSubscriber, PresencePublisher
 from esl_controller.esl.server import ControllerServer
 from esl_controller.esl.session import Services, handle_call
-from esl_controller.routing.script import RoutingSettings
+from esl_controller.hotdesk import HotDeskService
+from esl_controller.notify import NotifyService
+from esl_controller.routing.script import DEFAULT_HOLD_MUSIC, RoutingSettings
 from esl_controller.settings_service import SettingsService
 from esl_controller.voicemail import Mailer, VoicemailService
 from esl_controller.web import DirectoryHttpServer
@@ -52,6 +56,9 @@ class ServeConfig:
     smtp: tuple[str, int] | None = None
     mail_from: str | None = None
     voicemail_dir: str | None = None
+    # Music on hold (USR-11): the stream for every enterprise, and per enterprise id.
+    hold_music: str | None = None
+    hold_music_by_enterprise: tuple[tuple[str, str], ...] = ()
 
 
 class Controller:
@@ -70,16 +77,43 @@ class Controller:
         services = Services(
             directory=lambda: self.directory,
             writer=self.writer,
-            settings=RoutingSettings(gateway=config.gateway),
+            settings=RoutingSettings(
+                gateway=config.gateway,
+                hold_music=config.hold_music or DEFAULT_HOLD_MUSIC,
+                hold_music_by_enterprise=config.hold_music_by_enterprise,
+            ),
         )
         self.services = services
+        self.hotdesk = HotDeskService(self.app)  # hot desking (USR-8)
+        services.commands["hotdesk"] = self.hotdesk.handle
         services.commands["settings"] = SettingsService(self.app).handle
         self.voicemail = self._voicemail(config)
         services.commands["voicemail"] = self.voicemail.handle
+        self.calls = CallsService(self.app)  # call return, redial, speed dial (USR-11/12)
+        services.commands["calls"] = self.calls.handle
+        self.callback_on_busy = CallbackOnBusy(  # *5 / *55 (USR-11)
+            self.app, services.lines, self.calls, config.esl, config.esl_password,
+            clock=services.clock, check_seconds=min(CHECK_SECONDS, config.poll_interval * 20),
+        )
+        services.commands["callback"] = self.callback_on_busy.handle
+        self.notify = NotifyService(self.app, self.voicemail.mailer)  # call notify (USR-17)
+        services.commands["notify"] = self.notify.handle
+        self.mwi_queries: EventSubscriber | None = None  # phones subscribing to MWI
+        if config.esl is not None and config.esl_password:
+            self.mwi_queries = EventSubscriber(
+                config.esl[0], config.esl[1], config.esl_password,
+                {"MESSAGE_QUERY": self.voicemail.answer_query},
+            )
+        # Commands from a hot-desk phone act for the user logged in on it (USR-8).
+        for name, handler in list(services.commands.items()):
+            if name != "hotdesk":
+                services.commands[name] = self.hotdesk.as_logged_in_user(
+                    handler, lambda: self.directory)
         host, port = config.listen
         self.esl_server = ControllerServer(host, port, partial(handle_call, services))
         self.http = (
-            DirectoryHttpServer(config.http[0], config.http[1], lambda: self.directory)
+            DirectoryHttpServer(config.http[0], config.http[1], lambda: self.directory,
+                                app=self.app)  # app: self-service at /self/EXT (USR-24)
             if config.http is not None
             else None
         )
@@ -128,10 +162,16 @@ class Controller:
 
     def start(self) -> Controller:
         self.writer.start()
+        # Fold the call history before the first call: *69 / *66 then never wait for it.
+        self.calls.history.catch_up(self.app)
         self._greenlets = [gevent.spawn(self._follow_directory)]
         self._greenlets.append(gevent.spawn(self.voicemail.run_purger))
+        self._greenlets.append(gevent.spawn(self.callback_on_busy.run))
+        self._greenlets.append(gevent.spawn(self.hotdesk.run_auto_logout))
         if self.mwi is not None:
             self.mwi.start()
+        if self.mwi_queries is not None:
+            self.mwi_queries.start()
         if self.worker is not None:
             self.worker.start()
         if self.worker_process is not None:
@@ -158,6 +198,9 @@ class Controller:
         self.writer.stop()
         gevent.killall(self._greenlets, timeout=2)
         self.voicemail.wait_mail(timeout=2)
+        self.notify.wait(timeout=2)
+        if self.mwi_queries is not None:
+            self.mwi_queries.stop()
         if self.mwi is not None:
             self.mwi.wait_idle(2)
             self.mwi.stop()

@@ -29,3 +29,17 @@ class ActiveLines:
 
     def busy(self, enterprise_id: str, extension: str) -> bool:
         return bool(self._calls.get((enterprise_id, extension)))
+
+    def remove(self, enterprise_id: str, extension: str, call_id: str) -> None:
+        """``extension`` left ``call_id`` while it goes on (e.g. after an attended transfer)."""
+        line = (enterprise_id, extension)
+        self._lines_of.get(call_id, set()).discard(line)
+        calls = self._calls.get(line)
+        if calls is not None:
+            calls.discard(call_id)
+            if not calls:
+                del self._calls[line]
+
+    def idle(self, enterprise_id: str, *extensions: str) -> bool:
+        """None of ``extensions`` is on a call this controller carries."""
+        return not any(self.busy(enterprise_id, ext) for ext in extensions)

@@ -29,6 +29,8 @@ class SettingsService:
         if ent is None or ctx.auth_user is None:
             return CommandResult(False, "not a user of this exchange")
         name, ext = ent.name, ctx.auth_user
+        device = directory.device_owner(ent.id, ext)  # a shared device acts as its user
+        ext = device[0].extension if device is not None else ext
         on = command.arg("on") == "yes"
         try:
             if command.name == "forward":

@@ -7,11 +7,17 @@ codes dialled on the phone both come here, so both obey the same rules.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
+
+from eventsourcing.domain import Aggregate
 
 from esl_controller.application import Pbx
 from esl_controller.domain import numbers
 from esl_controller.domain.calling_plan import allows
+from esl_controller.domain.enterprises import Enterprise
+from esl_controller.domain.secrets import hash_secret, sip_a1_hash
 from esl_controller.domain.users import (
     FORWARD_KINDS,
     IDENTITIES,
@@ -32,7 +38,15 @@ def destination_for(app: Pbx, enterprise: str | None, owner: UserView, raw: str)
     text = raw.strip()
     if text == owner.extension or (owner.number and text == owner.number):
         raise ValidationError(f"{owner.extension} cannot forward to itself")
-    if app.directory().user(ent.id, text) is not None:
+    directory = app.directory()
+    if directory.user(ent.id, text) is not None:
+        return text
+    alternate = directory.alternate(ent.id, text) if not text.startswith("+") else None
+    if alternate is not None:  # an alternate extension (USR-10): its owner's line
+        if alternate[0].id == owner.id:
+            raise ValidationError(f"{owner.extension} cannot forward to its own alternate {text}")
+        return alternate[0].extension
+    if directory.target(ent.id, text) is not None:  # a hunt group, menu, group box ...
         return text
     e164 = numbers.normalise(text, ent.country)
     if e164 == owner.number:
@@ -266,4 +280,295 @@ def remove_screening(
         raise ValidationError(f"{extension} has no {kind} rule {pattern}")
     user.remove_screening_rule(kind, pattern)
     app.save(user)
+    return app.user(enterprise, extension)
+
+
+# -- call notify (USR-17) ------------------------------------------------------------------
+MAX_NOTIFY_RULES = 20
+
+
+def add_notify(
+    app: Pbx, enterprise: str | None, extension: str, pattern: str,
+    schedule: str | None = None, email: str | None = None,
+) -> UserView:
+    """E-mail the user (or ``email``) when a call from ``pattern`` arrives (while
+    ``schedule`` is open, if given). ``*`` matches every caller."""
+    from esl_controller.application import EMAIL_RE
+
+    if not PATTERN_RE.match(pattern):
+        raise ValidationError(
+            f"invalid caller pattern {pattern!r}: digits with X or * wildcards, or 'anonymous'"
+        )
+    if email is not None and not EMAIL_RE.match(email):
+        raise ValidationError(f"invalid e-mail address: {email!r}")
+    view, user = _load(app, enterprise, extension)
+    if email is None and not view.email:
+        raise ValidationError(f"{extension} has no e-mail address: give --email ADDR")
+    if schedule is not None and app.directory().schedule(view.enterprise_id, schedule) is None:
+        raise ValidationError(f"unknown schedule: {schedule!r}")
+    if any(r.pattern == pattern for r in view.notify):
+        raise ValidationError(f"{extension} already has the notify rule {pattern}")
+    if len(view.notify) >= MAX_NOTIFY_RULES:
+        raise ValidationError(f"{extension} has {MAX_NOTIFY_RULES} notify rules already")
+    user.add_notify_rule(pattern, schedule, email)
+    app.save(user)
+    return app.user(enterprise, extension)
+
+
+def remove_notify(app: Pbx, enterprise: str | None, extension: str, pattern: str) -> UserView:
+    view, user = _load(app, enterprise, extension)
+    if not any(r.pattern == pattern for r in view.notify):
+        raise ValidationError(f"{extension} has no notify rule {pattern}")
+    user.remove_notify_rule(pattern)
+    app.save(user)
+    return app.user(enterprise, extension)
+
+
+# -- speed dial (USR-12) -------------------------------------------------------------------
+SPEED_DIAL_SLOT_RE = re.compile(r"^([2-9]|[0-9]{2})$")
+
+
+def speed_dial_target(app: Pbx, enterprise: str | None, owner: UserView, raw: str) -> str:
+    """A speed dial's number: a colleague's extension, or an E.164 number the user's
+    outgoing calling plan allows (checked again when the slot is dialled)."""
+    ent = app.enterprise(enterprise)
+    text = raw.strip()
+    if text == owner.extension:
+        raise ValidationError(f"{owner.extension} cannot speed-dial itself")
+    if app.directory().user(ent.id, text) is not None:
+        return text
+    e164 = numbers.try_normalise(text, ent.country)
+    if e164 is None:
+        raise ValidationError(f"{raw!r} is no extension of {ent.name} and no valid number")
+    klass = numbers.classify(e164, ent.country)
+    if not allows(klass):
+        article = "an" if klass.value[0] in "aeiou" else "a"
+        raise ValidationError(
+            f"{e164} is {article} {klass.value} number, which the outgoing calling plan of "
+            f"{owner.extension} does not allow"
+        )
+    return e164
+
+
+def set_speed_dial(
+    app: Pbx, enterprise: str | None, extension: str, slot: str, number: str
+) -> UserView:
+    """Slot ``2``..``9`` (8 short entries) or ``00``..``99`` (100 entries) dials ``number``."""
+    if not SPEED_DIAL_SLOT_RE.match(slot):
+        raise ValidationError(
+            f"invalid speed dial slot {slot!r}: one digit 2-9, or two digits 00-99"
+        )
+    view, user = _load(app, enterprise, extension)
+    target = speed_dial_target(app, enterprise, view, number)
+    if dict(view.speed_dials).get(slot) != target:
+        user.set_speed_dial(slot, target)
+        app.save(user)
+    return app.user(enterprise, extension)
+
+
+def remove_speed_dial(app: Pbx, enterprise: str | None, extension: str, slot: str) -> UserView:
+    if not SPEED_DIAL_SLOT_RE.match(slot):
+        raise ValidationError(
+            f"invalid speed dial slot {slot!r}: one digit 2-9, or two digits 00-99"
+        )
+    view, user = _load(app, enterprise, extension)
+    if slot not in dict(view.speed_dials):
+        raise ValidationError(f"{extension} has no speed dial in slot {slot}")
+    user.remove_speed_dial(slot)
+    app.save(user)
+    return app.user(enterprise, extension)
+
+
+# -- privacy (USR-19) --------------------------------------------------------------------
+def set_privacy(app: Pbx, enterprise: str | None, extension: str, on: bool) -> UserView:
+    """Privacy on: the user leaves the phone book, other phones' busy lamps and pickup."""
+    view, user = _load(app, enterprise, extension)
+    if view.privacy != on:
+        user.set_privacy(on)
+        app.save(user)
+    return app.user(enterprise, extension)
+
+
+# -- ringing extras: alternate numbers (USR-10), priority alert (USR-18), shared call
+# -- appearance (USR-21), per-number schedules (USR-9) -------------------------------------
+MAX_ALTERNATES = 10
+MAX_PRIORITY_ALERTS = 20
+MAX_DEVICES = 10
+DEVICE_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,15}$")
+
+
+def _alternate_of(app: Pbx, enterprise: str | None, view: UserView, raw: str) -> str:
+    """``raw`` as an alternate number of ``view``: a free extension of the plan, or an
+    E.164 number nobody on the exchange owns."""
+    ent = app.enterprise(enterprise)
+    directory = app.directory()
+    text = raw.strip()
+    if text.isascii() and text.isdigit() and len(text) <= 6:  # an extension
+        if not ent.in_plan(text):
+            raise ValidationError(
+                f"extension {text!r} is outside the plan of {ent.name!r} "
+                f"({ent.extension_low}-{ent.extension_high})"
+            )
+        if text in numbers.EMERGENCY_NUMBERS:
+            raise ValidationError(f"extension {text} is an emergency number")
+        taken = directory.user(ent.id, text)
+        if taken is not None:
+            raise ValidationError(f"extension {text} is already taken by {taken.name}")
+        other = directory.alternate(ent.id, text)
+        if other is not None:
+            raise ValidationError(f"{text} is alternate number {other[1]} of "
+                                  f"{other[0].extension} already")
+        target = directory.target(ent.id, text)
+        if target is not None:
+            raise ValidationError(f"extension {text} is already taken by {target.label()}")
+        return text
+    e164 = numbers.normalise(text, ent.country)
+    owner = directory.user_with_number(e164)
+    if owner is not None:
+        raise ValidationError(f"number {e164} already belongs to {owner.extension} "
+                              f"({owner.name})")
+    target = directory.target_with_number(e164)
+    if target is not None:
+        raise ValidationError(f"number {e164} already belongs to {target.label()}")
+    enterprise_owner = directory.enterprise_with_number(e164)
+    if enterprise_owner is not None and enterprise_owner.id != ent.id:
+        raise ValidationError(f"number {e164} already belongs to {enterprise_owner.name!r}")
+    if directory.user_with_mobile(e164) is not None or e164 == view.mobile:
+        raise ValidationError(f"number {e164} is a mobile number of a user")
+    return e164
+
+
+def add_alternate(
+    app: Pbx, enterprise: str | None, extension: str, raw: str, ring: int | None = None
+) -> tuple[UserView, str]:
+    """Alternate number (USR-10): ``raw`` reaches the user too; ring 2 and 3 are
+    distinctive. Without ``ring`` the 2nd and 3rd alternate get ring 2 and 3, others 1."""
+    view, user = _load(app, enterprise, extension)
+    if len(view.alternates) >= MAX_ALTERNATES:
+        raise ValidationError(f"{extension} has {MAX_ALTERNATES} alternate numbers already: "
+                              f"no more than {MAX_ALTERNATES}")
+    if ring is not None and ring not in (1, 2, 3):
+        raise ValidationError(f"invalid ring {ring}: use 1 (normal), 2 or 3 (distinctive)")
+    number = _alternate_of(app, enterprise, view, raw)
+    place = len(view.alternates) + 1
+    chosen = ring if ring is not None else (place if place in (2, 3) else 1)
+    to_save: list[Aggregate] = []
+    ent = app.enterprise(enterprise)
+    if number.startswith("+") and number not in ent.numbers:  # the enterprise owns it too
+        owned: Enterprise = app.repository.get(ent.id)
+        owned.assign_number(number)
+        to_save.append(owned)
+    user.add_alternate_number(number, chosen)
+    app.save(*to_save, user)
+    return app.user(enterprise, extension), number
+
+
+def remove_alternate(app: Pbx, enterprise: str | None, extension: str, raw: str) -> str:
+    """Remove an alternate number (given as added, or in any national/E.164 form)."""
+    view, user = _load(app, enterprise, extension)
+    text = raw.strip()
+    wanted = {text}
+    e164 = numbers.try_normalise(text, app.enterprise(enterprise).country)
+    if e164 is not None:
+        wanted.add(e164)
+    found = next((a.number for a in view.alternates if a.number in wanted), None)
+    if found is None:
+        raise ValidationError(f"{text} is no alternate number of {extension}")
+    user.remove_alternate_number(found)
+    app.save(user)
+    return found
+
+
+def add_priority_alert(
+    app: Pbx, enterprise: str | None, extension: str, pattern: str, schedule: str | None = None
+) -> UserView:
+    """Priority alert (USR-18): callers matching ``pattern`` (while ``schedule`` is open)
+    ring with a distinctive ring."""
+    if not PATTERN_RE.match(pattern):
+        raise ValidationError(
+            f"invalid caller pattern {pattern!r}: digits with X or * wildcards, or 'anonymous'"
+        )
+    view, user = _load(app, enterprise, extension)
+    if schedule is not None and app.directory().schedule(view.enterprise_id, schedule) is None:
+        raise ValidationError(f"unknown schedule: {schedule!r}")
+    if any(r.pattern == pattern for r in view.priority_alerts):
+        raise ValidationError(f"{extension} already has the priority alert {pattern}")
+    if len(view.priority_alerts) >= MAX_PRIORITY_ALERTS:
+        raise ValidationError(f"{extension} has {MAX_PRIORITY_ALERTS} priority alerts already")
+    user.add_priority_alert(pattern, schedule)
+    app.save(user)
+    return app.user(enterprise, extension)
+
+
+def remove_priority_alert(
+    app: Pbx, enterprise: str | None, extension: str, pattern: str
+) -> UserView:
+    view, user = _load(app, enterprise, extension)
+    if not any(r.pattern == pattern for r in view.priority_alerts):
+        raise ValidationError(f"{extension} has no priority alert {pattern}")
+    user.remove_priority_alert(pattern)
+    app.save(user)
+    return app.user(enterprise, extension)
+
+
+def add_device(
+    app: Pbx, enterprise: str | None, extension: str, name: str, password: str
+) -> str:
+    """Shared call appearance (USR-21): a SIP account ``EXT-NAME`` that rings with the
+    user's desk phone and calls as the user. Returns the SIP user name."""
+    view, user = _load(app, enterprise, extension)
+    if not DEVICE_NAME_RE.match(name):
+        raise ValidationError(
+            f"invalid device name {name!r}: 1 to 16 lower-case letters and digits, "
+            "starting with a letter"
+        )
+    if any(d.name == name for d in view.devices):
+        raise ValidationError(f"{extension} has a device {name!r} already")
+    if len(view.devices) >= MAX_DEVICES:
+        raise ValidationError(f"{extension} has {MAX_DEVICES} devices already: "
+                              f"no more than {MAX_DEVICES}")
+    if len(password) < 8:
+        raise ValidationError("a SIP password needs at least 8 characters")
+    username = f"{extension}-{name}"
+    domain = app.enterprise(enterprise).domain
+    user.add_device(name, hash_secret(password, os.urandom(16)),
+                    sip_a1_hash(username, domain, password))
+    app.save(user)
+    return username
+
+
+def remove_device(app: Pbx, enterprise: str | None, extension: str, name: str) -> str:
+    view, user = _load(app, enterprise, extension)
+    if not any(d.name == name for d in view.devices):
+        raise ValidationError(f"{extension} has no device {name!r}")
+    user.remove_device(name)
+    app.save(user)
+    return f"{extension}-{name}"
+
+
+def set_leg_schedules(
+    app: Pbx, enterprise: str | None, extension: str,
+    legs: Mapping[str, str | None], check_only: bool = False,
+) -> UserView:
+    """Per-number schedules (USR-9): ``legs`` maps "desk" (desk phones and shared devices)
+    and/or "mobile" to the schedule while which that leg rings (None: always); a leg not
+    given keeps its schedule. ``check_only``: validate, write nothing."""
+    unknown = set(legs) - {"desk", "mobile"}
+    if unknown:
+        raise ValidationError(f"unknown leg {sorted(unknown)[0]!r}: use desk or mobile")
+    view, user = _load(app, enterprise, extension)
+    directory = app.directory()
+    chosen = {"desk": view.desk_schedule, "mobile": view.mobile_schedule}
+    for leg, name in legs.items():
+        if name is not None:
+            found = directory.schedule(view.enterprise_id, name)
+            if found is None:
+                raise ValidationError(f"unknown schedule for --{leg}-schedule: {name!r}")
+            name = found.name
+        chosen[leg] = name
+    if check_only:
+        return view
+    if (chosen["desk"], chosen["mobile"]) != (view.desk_schedule, view.mobile_schedule):
+        user.set_leg_schedules(chosen["desk"], chosen["mobile"])
+        app.save(user)
     return app.user(enterprise, extension)

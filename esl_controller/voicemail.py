@@ -68,22 +68,32 @@ class Mailer:
                             filename=wav.name)
         return mail
 
+    def text(self, to: str, subject: str, text: str) -> EmailMessage:
+        """A plain-text e-mail (call notify) from this mailer's sender."""
+        mail = EmailMessage()
+        mail["From"], mail["To"], mail["Subject"] = self.sender, to, subject
+        mail.set_content(text)
+        return mail
+
     def send(self, mail: EmailMessage) -> None:
         """Send once (blocking this greenlet); raises OSError / smtplib.SMTPException."""
         with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
             smtp.send_message(mail)
 
-    def send_later(self, mail: EmailMessage, on_sent: Callable[[], None]) -> gevent.Greenlet:
-        return gevent.spawn(self._deliver, mail, on_sent)
+    def send_later(self, mail: EmailMessage, on_sent: Callable[[], None],
+                   on_failed: Callable[[], None] | None = None) -> gevent.Greenlet:
+        """Deliver in a greenlet; ``on_sent`` after success, ``on_failed`` after the last try."""
+        return gevent.spawn(self._deliver, mail, on_sent, on_failed)
 
-    def _deliver(self, mail: EmailMessage, on_sent: Callable[[], None]) -> bool:
+    def _deliver(self, mail: EmailMessage, on_sent: Callable[[], None],
+                 on_failed: Callable[[], None] | None = None) -> bool:
         delay = self.backoff
         for attempt in range(1, self.retries + 1):
             try:
                 self.send(mail)
             except (OSError, smtplib.SMTPException) as exc:
                 self.failures += 1
-                log.warning("voicemail mail to %s failed (try %d): %s", mail["To"], attempt, exc)
+                log.warning("mail to %s failed (try %d): %s", mail["To"], attempt, exc)
                 if attempt < self.retries:
                     gevent.sleep(delay)
                     delay *= 2
@@ -91,7 +101,9 @@ class Mailer:
             self.sent += 1
             on_sent()
             return True
-        log.error("voicemail mail to %s given up after %d tries", mail["To"], self.retries)
+        log.error("mail to %s given up after %d tries", mail["To"], self.retries)
+        if on_failed is not None:
+            on_failed()
         return False
 
 
@@ -116,20 +128,39 @@ class VoicemailService:
 
     # -- administration ------------------------------------------------------------------
     def enable(self, enterprise: str | None, extension: str, email_audio: bool = True,
-               capacity_seconds: int = 3600, retention_days: int = 14) -> Mailbox:
+               capacity_seconds: int = 3600, retention_days: int = 14,
+               keep: bool | None = None) -> Mailbox:
+        """Create or change a box; ``keep`` False is e-mail only, None leaves it as it is."""
         user = self.app.user(enterprise, extension)
         if email_audio and not user.email:
             raise ValidationError(f"user {extension} has no e-mail address for --email-audio")
+        if keep is False and not email_audio:
+            raise ValidationError("--email-only needs --email-audio: messages would be lost")
         if not 60 <= capacity_seconds <= 24 * 3600 or not 1 <= retention_days <= 365:
             raise ValidationError("capacity is 60 s to 24 h, retention 1 to 365 days")
         try:
             box: Mailbox = self.app.repository.get(Mailbox.create_id(user.id))
+            if keep is None and not email_audio and not box.keep:
+                raise ValidationError("the box is e-mail only: give --keep with --no-email-audio")
             box.reenable(user.email, email_audio, capacity_seconds, retention_days)
         except AggregateNotFoundError:
             box = Mailbox(user.id, user.enterprise_id, user.extension, user.email, email_audio,
                           capacity_seconds, retention_days)
+        if keep is not None and keep != box.keep:
+            box.set_delivery(keep)
         self.app.save(box)
         return box
+
+    def change_delivery(self, enterprise: str | None, extension: str,
+                        email_audio: bool | None = None, keep: bool | None = None) -> Mailbox:
+        """The owner's choice for an existing box (self-service): e-mail, keep or e-mail only."""
+        user = self.app.user(enterprise, extension)
+        box = self._get(user.enterprise_id, user.extension)
+        if box is None or not box.enabled:
+            raise ValidationError(f"user {extension} has no voicemail box")
+        new_email = box.email_audio if email_audio is None else email_audio
+        return self.enable(enterprise, extension, new_email, box.capacity_seconds,
+                           box.retention_days, keep=box.keep if keep is None else keep)
 
     def disable(self, enterprise: str | None, extension: str) -> Mailbox:
         user = self.app.user(enterprise, extension)
@@ -252,6 +283,9 @@ class VoicemailService:
         self._publish_mwi(box)
         message = box.messages[message_id]
         if self.mailer is None or not box.email_audio or not box.email:
+            if not box.keep:
+                log.warning("voicemail: message %s for %s kept: no mail relay for e-mail only",
+                            message_id, box.extension)
             return
         who = f"{message.caller_name} ({message.caller})" if message.caller_name else (
             message.caller or "anonymous")
@@ -266,13 +300,26 @@ class VoicemailService:
                 try:
                     fresh: Mailbox = self.app.repository.get(box_id)
                     fresh.mailed(message_id, to)
+                    found = fresh.messages.get(message_id)
+                    if not fresh.keep and found is not None:
+                        fresh.remove_mailed(message_id, to)
                     self.app.save(fresh)
-                    return
                 except RecordConflictError:
                     continue
+                if not fresh.keep and found is not None:  # e-mail only: the audio goes
+                    _remove(found.path)
+                    log.info("voicemail: message %s for %s e-mailed and removed", message_id,
+                             fresh.extension)
+                    self._publish_mwi(fresh)
+                return
+
+        def mail_failed() -> None:
+            if not box.keep:
+                log.error("voicemail: message %s for %s kept: e-mail to %s failed", message_id,
+                          box.extension, to)
 
         self.pending_mail = [g for g in self.pending_mail if not g.dead]
-        self.pending_mail.append(self.mailer.send_later(mail, record_mailed))
+        self.pending_mail.append(self.mailer.send_later(mail, record_mailed, mail_failed))
 
     def _check_pin(self, command: Command) -> CommandResult:
         box = self._box_of(command)
@@ -388,6 +435,34 @@ class VoicemailService:
             "MWI-Message-Account": f"sip:{box.extension}@{self._domain(box.enterprise_id)}",
             "MWI-Voice-Message": f"{new}/{saved} (0/0)",
         }
+
+    def answer_query(self, query: dict[str, str]) -> dict[str, str] | None:
+        """FreeSWITCH's ``MESSAGE_QUERY`` (a phone subscribed to message-summary): publish
+        the account's current ``MESSAGE_WAITING``, as mod_voicemail does, with the
+        subscription's profile and Call-ID so sofia NOTIFYs that phone. Returns what was
+        published (None: not one of our users)."""
+        account = query.get("Message-Account", "")
+        user_part, _, domain = account.removeprefix("sip:").partition("@")
+        directory = self.app.directory()
+        enterprise = directory.enterprise_for_domain(domain)
+        user = directory.user(enterprise.id, user_part) if enterprise is not None else None
+        if enterprise is None or user is None:
+            log.debug("voicemail: MESSAGE_QUERY for %r: not one of our users", account)
+            return None
+        box = self._get(enterprise.id, user.extension)
+        if box is not None and box.enabled:
+            answer = self.mwi_headers(box)
+        else:
+            answer = {"MWI-Messages-Waiting": "no",
+                      "MWI-Message-Account": f"sip:{user.extension}@{enterprise.domain}",
+                      "MWI-Voice-Message": "0/0 (0/0)"}
+        if query.get("VM-Sofia-Profile"):
+            answer["Sofia-Profile"] = query["VM-Sofia-Profile"]
+        if query.get("VM-Call-ID"):
+            answer["Call-ID"] = query["VM-Call-ID"]
+        if self.mwi is not None:
+            self.mwi.publish(answer)
+        return answer
 
     def _publish_mwi(self, box: Mailbox) -> None:
         if self.mwi is not None:

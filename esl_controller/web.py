@@ -3,10 +3,15 @@
 ``POST /directory`` (form-encoded, as mod_xml_curl posts) answers with the XML of
 :func:`projections.directory_xml.render_directory`; ``GET /healthz`` answers ``ok``. A bad
 request gets a 400 and one log line; the server keeps serving.
+
+With a store, ``GET``/``POST /self/EXT`` is the self-service of the user's app (USR-24):
+the PIN in the ``X-Pbx-Pin`` header (never logged), the changes as a JSON object; the
+answer is JSON (the user's settings, or ``{"error": ...}`` with 400, 403 or 404).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -14,6 +19,15 @@ from urllib.parse import parse_qsl
 
 from gevent.pywsgi import WSGIServer
 
+from esl_controller.application import Pbx
+from esl_controller.errors import NotFoundError, PbxError, ValidationError
+from esl_controller.self_service import (
+    PinRefusedError,
+    SelfService,
+    apply_changes,
+    check_request,
+    settings_of,
+)
 from projections.directory import Directory
 from projections.directory_xml import render_directory
 
@@ -33,8 +47,10 @@ class BadRequestError(Exception):
 class DirectoryHttpServer:
     """A small gevent WSGI server: start it, read ``address``, stop it."""
 
-    def __init__(self, host: str, port: int, directory_provider: Callable[[], Directory]) -> None:
+    def __init__(self, host: str, port: int, directory_provider: Callable[[], Directory],
+                 app: Pbx | None = None) -> None:
         self.directory_provider = directory_provider
+        self.app = app  # the store for self-service (/self/EXT); None: not offered
         self._server = WSGIServer((host, port), self.wsgi, log=None, error_log=log)
 
     @property
@@ -54,6 +70,10 @@ class DirectoryHttpServer:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz" and method in ("GET", "HEAD"):
             return _reply(start_response, "200 OK", b"ok\n", "text/plain")
+        if path.startswith("/self/") and self.app is not None:
+            status, answer = self_service(self.app, environ, path.removeprefix("/self/"))
+            return _reply(start_response, status, json.dumps(answer).encode(),
+                          "application/json")
         if path != "/directory":
             return _reply(start_response, "404 Not Found", b"not found\n", "text/plain")
         if method != "POST":
@@ -70,6 +90,54 @@ class DirectoryHttpServer:
             return _reply(start_response, "500 Internal Server Error", b"error\n", "text/plain")
         log.debug("directory %s %s@%s", form.get("action"), form.get("user"), form.get("domain"))
         return _reply(start_response, "200 OK", body, "text/xml")
+
+
+def self_service(app: Pbx, environ: dict[str, Any], extension: str
+                 ) -> tuple[str, dict[str, object]]:
+    """One self-service request: (HTTP status, JSON answer). The PIN is checked after the
+    request's shape and before anything is changed; it never reaches a log line."""
+    method = environ.get("REQUEST_METHOD", "GET")
+    if method not in ("GET", "POST"):
+        return "405 Method Not Allowed", {"error": "use GET or POST"}
+    enterprise = environ.get("HTTP_X_PBX_ENTERPRISE") or None
+    changes: dict[str, Any] = {}
+    try:
+        if method == "POST":
+            changes = check_request(read_json(environ))
+        SelfService(app).unlock(enterprise, extension, environ.get("HTTP_X_PBX_PIN", ""))
+    except NotFoundError as exc:
+        return "404 Not Found", {"error": str(exc)}
+    except BadRequestError as exc:
+        return "400 Bad Request", {"error": str(exc)}
+    except PinRefusedError as exc:
+        return "403 Forbidden", {"error": str(exc)}
+    except ValidationError as exc:
+        return "400 Bad Request", {"error": str(exc)}
+    try:
+        user = apply_changes(app, enterprise, extension, changes) if changes else app.user(
+            enterprise, extension)
+    except PbxError as exc:
+        return "400 Bad Request", {"error": str(exc)}
+    if changes:
+        log.info("self-service: %s changed %s", extension, ", ".join(sorted(changes)))
+    return "200 OK", settings_of(user)
+
+
+def read_json(environ: dict[str, Any]) -> object:
+    """The POSTed JSON document; BadRequestError when it cannot be read."""
+    content_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+    if content_type != "application/json":
+        raise BadRequestError("send Content-Type: application/json")
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise BadRequestError("invalid Content-Length") from None
+    if length <= 0 or length > MAX_BODY:
+        raise BadRequestError(f"body of {length} bytes refused")
+    try:
+        return json.loads(environ["wsgi.input"].read(length))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadRequestError(f"malformed JSON: {exc}") from None
 
 
 def read_form(environ: dict[str, Any]) -> dict[str, str]:

@@ -41,7 +41,8 @@ RPID = {DND: "dnd"}  # mod_sofia's translate_rpid shows "dnd" as busy; the other
 
 EVENTS: dict[type[Any], tuple[str, ...]] = {
     Enterprise: ("EnterpriseCreated",),
-    User: ("UserCreated", "UserReinstated", "UserRemoved", "DoNotDisturbChanged"),
+    User: ("UserCreated", "UserReinstated", "UserRemoved", "DoNotDisturbChanged",
+           "PrivacyChanged"),
     Call: ("CallOffered", "CallRouted", "CallAlerting", "CallAnswered", "CallEnded"),
 }
 TOPICS: tuple[str, ...] = tuple(
@@ -79,6 +80,14 @@ LINES = Table(
     Column("call_id", String(36), primary_key=True),
     Column("state", String(8), nullable=False),
     Column("direction", String(8), nullable=False),
+)
+
+
+PRIVATE = Table(  # users with privacy on (USR-19): their lamp is never published
+    "blf_private",
+    METADATA,
+    Column("enterprise_id", String(36), primary_key=True),
+    Column("extension", String(16), primary_key=True),
 )
 
 
@@ -163,6 +172,14 @@ _LINE_KEY = (
 _LINE_DELETE = LINES.delete().where(*_LINE_KEY)
 _LINE_UPDATE = LINES.update().where(*_LINE_KEY).values(state=bindparam("p_state"))
 _LINE_INSERT = LINES.insert()
+_PRIVATE_KEY = (
+    PRIVATE.c.enterprise_id == bindparam("p_ent"),
+    PRIVATE.c.extension == bindparam("p_ext"),
+)
+_PRIVATE_SELECT = select(PRIVATE.c.extension).where(*_PRIVATE_KEY)
+_PRIVATES_ALL = select(PRIVATE.c.enterprise_id, PRIVATE.c.extension)
+_PRIVATE_DELETE = PRIVATE.delete().where(*_PRIVATE_KEY)
+_PRIVATE_INSERT = PRIVATE.insert()
 _ENTERPRISE_LINES = select(LINES.c.extension, LINES.c.state).where(
     LINES.c.enterprise_id == bindparam("p_ent")
 )
@@ -180,14 +197,24 @@ class BlfProjection(SqlProjection[LineChange]):
         # refilled from them on demand (restart).
         self._domains: dict[str, str] = {}
         self._domains_engine: Engine | None = None
+        # (enterprise id, extension) of the private users (USR-19): ``blf_private`` of
+        # ``_domains_engine``, read once, then kept in step with every write to it.
+        self._privates: set[tuple[str, str]] | None = None
 
     def create_tables(self, conn: Connection) -> None:
         self._domains.clear()
+        self._privates = None
         super().create_tables(conn)
 
     def drop_tables(self, conn: Connection) -> None:
         self._domains.clear()
+        self._privates = None
         super().drop_tables(conn)
+
+    def forget_cached(self) -> None:
+        """A rolled-back batch may have left the caches ahead of the tables: reread them."""
+        self._domains.clear()
+        self._privates = None
 
     # -- configuration -------------------------------------------------------------------
     def on_EnterpriseCreated(self, conn: Connection, e: Any) -> list[LineChange]:
@@ -221,7 +248,13 @@ class BlfProjection(SqlProjection[LineChange]):
         """A removed user's DND lamp goes off; a reinstated user starts without DND (the
         aggregate resets its services), so both clear the DND row."""
         conn.execute(_USER_ACTIVATE, {"p_user": str(user_id), "p_active": active})
-        return self._dnd(conn, user_id, False)
+        changes = self._dnd(conn, user_id, False)
+        user = conn.execute(_USER_SELECT, {"p_user": str(user_id)}).first()
+        if user is not None:  # either way the user starts without privacy
+            key = {"p_ent": str(user.enterprise_id), "p_ext": str(user.extension)}
+            conn.execute(_PRIVATE_DELETE, key)
+            self._private_set(conn).discard((key["p_ent"], key["p_ext"]))
+        return changes
 
     def on_DoNotDisturbChanged(self, conn: Connection, e: Any) -> list[LineChange]:
         return self._dnd(conn, e.originator_id, bool(e.on))
@@ -233,6 +266,42 @@ class BlfProjection(SqlProjection[LineChange]):
         ent, extension = str(user.enterprise_id), str(user.extension)
         dialog = dnd_dialog_id(ent, extension)
         return self._set(conn, ent, extension, dialog, DND if on else None)
+
+    def on_PrivacyChanged(self, conn: Connection, e: Any) -> list[LineChange]:
+        """Privacy on: watchers see the lamp go dark (idle) and stay so; off: they see the
+        user's real state again."""
+        user = conn.execute(_USER_SELECT, {"p_user": str(e.originator_id)}).first()
+        if user is None:
+            return []
+        ent, extension = str(user.enterprise_id), str(user.extension)
+        key = {"p_ent": ent, "p_ext": extension}
+        # The table, not the cache, decides: a batch rolled back leaves the cache ahead.
+        was_private = conn.execute(_PRIVATE_SELECT, key).first() is not None
+        if bool(e.on) == was_private:
+            return []
+        if e.on:
+            conn.execute(_PRIVATE_INSERT, {"enterprise_id": ent, "extension": extension})
+            self._private_set(conn).add((ent, extension))
+        else:
+            conn.execute(_PRIVATE_DELETE, key)
+            self._private_set(conn).discard((ent, extension))
+        rows = conn.execute(_USER_LINES, key).all()
+        state = _combined(row.state for row in rows)
+        if state == IDLE:
+            return []
+        shown = next(row for row in rows if row.state == state)
+        return [LineChange(ent, extension, self._domain(conn, ent), IDLE if e.on else state,
+                           shown.call_id, shown.direction)]
+
+    def _private(self, conn: Connection, ent: str, extension: str) -> bool:
+        return (ent, extension) in self._private_set(conn)
+
+    def _private_set(self, conn: Connection) -> set[tuple[str, str]]:
+        self._domain_cache(conn)  # a new engine drops what was read from the old one
+        if self._privates is None:
+            rows = conn.execute(_PRIVATES_ALL).all()
+            self._privates = {(str(r.enterprise_id), str(r.extension)) for r in rows}
+        return self._privates
 
     # -- calls ---------------------------------------------------------------------------
     def on_CallOffered(self, conn: Connection, e: Any) -> list[LineChange]:
@@ -319,6 +388,7 @@ class BlfProjection(SqlProjection[LineChange]):
     def _domain_cache(self, conn: Connection) -> dict[str, str]:
         if conn.engine is not self._domains_engine:
             self._domains.clear()
+            self._privates = None
             self._domains_engine = conn.engine
         return self._domains
 
@@ -368,7 +438,7 @@ class BlfProjection(SqlProjection[LineChange]):
                 },
             )
         after = _combined(others if state is None else [*others, state])
-        if after == before:
+        if after == before or self._private(conn, ent, extension):
             return []
         if after == DND and state != DND:  # a call ended: the lamp shows the DND dialog again
             dnd = next(row for row in rows if row.state == DND and row.call_id != call_id)

@@ -41,7 +41,7 @@ from esl_controller.domain.users import User
 from projections.tracking import EventSource, Follower, SqlProjection
 
 KINDS = ("placed", "received", "missed")
-CALL_EVENTS = ("CallOffered", "CallRouted", "CallAnswered", "CallEnded")
+CALL_EVENTS = ("CallOffered", "CallRouted", "CallAnswered", "CallEnded", "CallNumberDialled")
 USER_EVENTS = ("UserCreated", "UserReinstated")
 TOPICS: tuple[str, ...] = tuple(
     f"{Call.__module__}:{Call.__qualname__}.{name}" for name in CALL_EVENTS
@@ -143,6 +143,11 @@ _ACTIVE_ANSWER = (
     .values(answered_by=bindparam("p_by"))
 )
 _ENTRIES_INSERT = ENTRIES.insert()
+_ACTIVE_DIALLED = (  # redial, call return, speed dial: the number the code stood for
+    ACTIVE.update()
+    .where(ACTIVE.c.call_id == bindparam("p_call"))
+    .values(destination=bindparam("p_number"))
+)
 
 
 def _entries_query(by_enterprise: bool, by_extension: bool, by_kind: bool) -> Select[Any]:
@@ -207,6 +212,10 @@ class CallLogProjection(SqlProjection[None]):
 
     def on_CallAnswered(self, conn: Connection, e: Any) -> list[None]:
         conn.execute(_ACTIVE_ANSWER, {"p_call": str(e.originator_id), "p_by": e.by})
+        return []
+
+    def on_CallNumberDialled(self, conn: Connection, e: Any) -> list[None]:
+        conn.execute(_ACTIVE_DIALLED, {"p_call": str(e.originator_id), "p_number": e.number})
         return []
 
     def on_CallEnded(self, conn: Connection, e: DomainEvent) -> list[None]:

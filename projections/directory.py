@@ -8,13 +8,16 @@ FreeSWITCH's mod_xml_curl asks for. Rebuilding it from zero gives the same state
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import DomainEvent
 
 from esl_controller.domain.enterprises import Enterprise
+from esl_controller.domain.hotdesk import HotDesk
 from esl_controller.domain.users import User
+from projections.targets import TargetIndex
 
 CONFIG_EVENTS: dict[str, tuple[str, ...]] = {
     "esl_controller.domain.enterprises:Enterprise": (
@@ -37,6 +40,25 @@ CONFIG_EVENTS: dict[str, tuple[str, ...]] = {
         "ScreeningRuleAdded",
         "ScreeningRuleRemoved",
         "MobilityChanged",
+        "NotifyRuleAdded",
+        "NotifyRuleRemoved",
+        "AlternateNumberAdded",
+        "AlternateNumberRemoved",
+        "PriorityAlertAdded",
+        "PriorityAlertRemoved",
+        "DeviceAdded",
+        "DeviceRemoved",
+        "LegSchedulesChanged",
+        "SpeedDialSet",
+        "SpeedDialRemoved",
+        "PrivacyChanged",
+    ),
+    "esl_controller.domain.hotdesk:HotDesk": (  # hot desking (USR-8)
+        "HotDeskAdded",
+        "HotDeskReinstated",
+        "HotDeskRemoved",
+        "HotDeskLoggedIn",
+        "HotDeskLoggedOut",
     ),
     "esl_controller.domain.schedules:Schedule": (
         "ScheduleCreated",
@@ -45,6 +67,11 @@ CONFIG_EVENTS: dict[str, tuple[str, ...]] = {
         "ScheduleReinstated",
     ),
 }
+# The feature folds (projections/*_fold.py mixins of Directory) each declare their events in
+# a module constant EVENTS; merge them here (one line per fold):
+_FOLD_EVENTS: tuple[dict[str, tuple[str, ...]], ...] = ()
+for _fold_events in _FOLD_EVENTS:
+    CONFIG_EVENTS.update(_fold_events)
 TOPICS: tuple[str, ...] = tuple(
     f"{aggregate}.{name}" for aggregate, names in CONFIG_EVENTS.items() for name in names
 )
@@ -91,6 +118,15 @@ class ScreeningRule:
 
 
 @dataclass(frozen=True, slots=True)
+class NotifyRule:
+    """Call notify (USR-17): e-mail ``email`` (None: the user's) for matching callers."""
+
+    pattern: str
+    schedule: str | None = None
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleView:
     id: UUID
     enterprise_id: UUID
@@ -105,6 +141,33 @@ class ScheduleView:
             "holidays": self.holidays,
             "id": str(self.id),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class AlternateNumber:
+    """An alternate number (USR-10): an extension of the plan or an E.164 number."""
+
+    number: str
+    ring: int = 1  # 1 normal, 2 and 3 distinctive (Bellcore-dr2 / -dr3)
+
+
+@dataclass(frozen=True, slots=True)
+class PriorityAlertRule:
+    """Priority alert (USR-18): callers matching ``pattern`` ring distinctively."""
+
+    pattern: str
+    schedule: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceView:
+    """A shared call appearance (USR-21): SIP account ``EXT-NAME`` of a user."""
+
+    name: str
+    sip_a1_hash: str
+
+    def username(self, extension: str) -> str:
+        return f"{extension}-{self.name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,15 +192,41 @@ class UserView:
     screening: tuple[ScreeningRule, ...] = ()
     mobility: bool = False
     ring: str = "both"  # with mobility: both, desk or mobile
+    speed_dials: tuple[tuple[str, str], ...] = ()  # (slot, number), USR-12
+    notify: tuple[NotifyRule, ...] = ()  # call notify rules (USR-17)
+    # ringing extras: alternate numbers, priority alert, shared devices, leg schedules
+    alternates: tuple[AlternateNumber, ...] = ()
+    priority_alerts: tuple[PriorityAlertRule, ...] = ()
+    devices: tuple[DeviceView, ...] = ()
+    desk_schedule: str | None = None
+    mobile_schedule: str | None = None
+    privacy: bool = False  # USR-19: hidden from the phone book, BLF and pickup by others
 
     def forward(self, kind: str) -> ForwardRule | None:
         return next((r for r in self.forwarding if r.kind == kind), None)
 
 
-class Directory:
-    """Enterprises and users, indexed the ways routing looks them up."""
+@dataclass(frozen=True, slots=True)
+class HotDeskView:
+    """A hot-desk phone (USR-8): its SIP account and who is logged in on it since when."""
+
+    id: UUID
+    enterprise_id: UUID
+    name: str
+    sip_a1_hash: str
+    auto_logout: str  # HH:MM in the enterprise's time zone
+    user_id: UUID | None = None
+    extension: str | None = None
+    since: datetime | None = None
+
+
+# Feature folds (projections/*_fold.py, each a TargetIndex subclass) go before TargetIndex.
+class Directory(TargetIndex):
+    """Enterprises, users and every other call target, indexed the ways routing looks
+    them up."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.enterprises: dict[UUID, EnterpriseView] = {}
         self.users: dict[UUID, UserView] = {}
         self.schedules: dict[UUID, ScheduleView] = {}
@@ -150,6 +239,10 @@ class Directory:
         self._by_domain: dict[str, UUID] = {}
         self._by_name: dict[str, UUID] = {}
         self._by_mobile: dict[str, UUID] = {}  # mobility users' mobile numbers
+        self._by_alternate: dict[tuple[UUID | None, str], UUID] = {}  # (ent, ext) / (None, e164)
+        self._by_device: dict[tuple[UUID, str], UUID] = {}  # (enterprise, EXT-NAME) -> user
+        self.hotdesks: dict[UUID, HotDeskView] = {}  # hot-desk phones (USR-8)
+        self._hotdesk_identity: dict[UUID, tuple[UUID, str]] = {}  # id -> (enterprise, name)
 
     # -- fold --------------------------------------------------------------------------
     def apply(self, event: DomainEvent) -> None:
@@ -241,6 +334,20 @@ class Directory:
     def _on_InterceptChanged(self, uid: UUID, e: Any) -> None:
         self._change_user(uid, intercept=e.destination)
 
+    # -- call notify (USR-17) ------------------------------------------------------------
+    def _on_NotifyRuleAdded(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            rule = NotifyRule(e.pattern, e.schedule, e.email)
+            kept = tuple(r for r in user.notify if r.pattern != e.pattern)
+            self.users[uid] = replace(user, notify=(*kept, rule))
+
+    def _on_NotifyRuleRemoved(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            kept = tuple(r for r in user.notify if r.pattern != e.pattern)
+            self.users[uid] = replace(user, notify=kept)
+
     def _on_MobilityChanged(self, uid: UUID, e: Any) -> None:
         self._change_user(uid, mobility=e.on, ring=e.ring)
         user = self.users.get(uid)
@@ -249,6 +356,20 @@ class Directory:
                 self._by_mobile[user.mobile] = uid
             else:
                 self._by_mobile.pop(user.mobile, None)
+
+    # -- speed dial (USR-12) -------------------------------------------------------------
+    def _on_SpeedDialSet(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            kept = tuple((s, n) for s, n in user.speed_dials if s != e.slot)
+            dials = tuple(sorted((*kept, (e.slot, e.number)), key=lambda d: (len(d[0]), d[0])))
+            self.users[uid] = replace(user, speed_dials=dials)
+
+    def _on_SpeedDialRemoved(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            kept = tuple((s, n) for s, n in user.speed_dials if s != e.slot)
+            self.users[uid] = replace(user, speed_dials=kept)
 
     def _on_CallWaitingChanged(self, uid: UUID, e: Any) -> None:
         self._change_user(uid, call_waiting=e.on)
@@ -298,6 +419,7 @@ class Directory:
 
     def _on_UserRemoved(self, uid: UUID, e: Any) -> None:
         user = self.users.pop(uid)
+        self._drop_ringing_extras(user)
         if user.mobile:
             self._by_mobile.pop(user.mobile, None)
         self._by_ext.pop((user.enterprise_id, user.extension), None)
@@ -327,8 +449,9 @@ class Directory:
         return None if uid is None else self.users.get(uid)
 
     def user_with_number(self, e164: str) -> UserView | None:
-        uid = self._by_user_number.get(e164)
-        return None if uid is None else self.users[uid]
+        """The user whose business number or alternate number (USR-10) this is."""
+        uid = self._by_user_number.get(e164) or self._by_alternate.get((None, e164))
+        return None if uid is None else self.users.get(uid)
 
     def enterprise_with_number(self, e164: str) -> EnterpriseView | None:
         """The enterprise owning ``e164``, as a user's number or an enterprise number."""
@@ -338,10 +461,152 @@ class Directory:
         eid = self._by_enterprise_number.get(e164)
         return None if eid is None else self.enterprises[eid]
 
+    # -- ringing extras (USR-9 schedules, USR-10, USR-18, USR-21) --------------------------
+    @staticmethod
+    def _alternate_key(user: UserView, number: str) -> tuple[UUID | None, str]:
+        """E.164 alternates are unique exchange-wide, extensions within the enterprise."""
+        return (None, number) if number.startswith("+") else (user.enterprise_id, number)
+
+    def _on_AlternateNumberAdded(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            kept = tuple(a for a in user.alternates if a.number != e.number)
+            self.users[uid] = replace(user, alternates=(*kept, AlternateNumber(e.number, e.ring)))
+            self._by_alternate[self._alternate_key(user, e.number)] = uid
+
+    def _on_AlternateNumberRemoved(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            kept = tuple(a for a in user.alternates if a.number != e.number)
+            self.users[uid] = replace(user, alternates=kept)
+            self._by_alternate.pop(self._alternate_key(user, e.number), None)
+
+    def _on_PriorityAlertAdded(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            kept = tuple(r for r in user.priority_alerts if r.pattern != e.pattern)
+            rule = PriorityAlertRule(e.pattern, e.schedule)
+            self.users[uid] = replace(user, priority_alerts=(*kept, rule))
+
+    def _on_PriorityAlertRemoved(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            kept = tuple(r for r in user.priority_alerts if r.pattern != e.pattern)
+            self.users[uid] = replace(user, priority_alerts=kept)
+
+    def _on_DeviceAdded(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            kept = tuple(d for d in user.devices if d.name != e.name)
+            self.users[uid] = replace(user, devices=(*kept, DeviceView(e.name, e.sip_a1_hash)))
+            self._by_device[(user.enterprise_id, f"{user.extension}-{e.name}")] = uid
+
+    def _on_DeviceRemoved(self, uid: UUID, e: Any) -> None:
+        user = self.users.get(uid)
+        if user is not None:
+            kept = tuple(d for d in user.devices if d.name != e.name)
+            self.users[uid] = replace(user, devices=kept)
+            self._by_device.pop((user.enterprise_id, f"{user.extension}-{e.name}"), None)
+
+    def _on_LegSchedulesChanged(self, uid: UUID, e: Any) -> None:
+        self._change_user(uid, desk_schedule=e.desk_schedule, mobile_schedule=e.mobile_schedule)
+
+    def _drop_ringing_extras(self, user: UserView) -> None:
+        """A removed user's alternates and devices stop reaching anyone."""
+        for alternate in user.alternates:
+            self._by_alternate.pop(self._alternate_key(user, alternate.number), None)
+        for device in user.devices:
+            self._by_device.pop((user.enterprise_id, device.username(user.extension)), None)
+
+    def alternate(self, enterprise_id: UUID, dialled: str) -> tuple[UserView, int] | None:
+        """The user reached by alternate extension or E.164 number ``dialled`` and its
+        place (1-based) among the user's alternates; None if it is no alternate."""
+        key: tuple[UUID | None, str] = (
+            (None, dialled) if dialled.startswith("+") else (enterprise_id, dialled)
+        )
+        uid = self._by_alternate.get(key)
+        user = None if uid is None else self.users.get(uid)
+        if user is None:
+            return None
+        place = next(
+            (i for i, a in enumerate(user.alternates, 1) if a.number == dialled), None
+        )
+        return None if place is None else (user, place)
+
+    def device_owner(
+        self, enterprise_id: UUID, username: str
+    ) -> tuple[UserView, DeviceView] | None:
+        """The user and device behind SIP account ``EXT-NAME`` (shared call appearance)."""
+        uid = self._by_device.get((enterprise_id, username))
+        user = None if uid is None else self.users.get(uid)
+        if user is None:
+            return None
+        device = next((d for d in user.devices if d.username(user.extension) == username), None)
+        return None if device is None else (user, device)
+
     def state(self) -> dict[str, Any]:
         """A comparable plain form (for rebuild-equals-live checks)."""
         return {
             "enterprises": dict(sorted(self.enterprises.items())),
             "users": dict(sorted(self.users.items())),
             "schedules": dict(sorted(self.schedules.items())),
+            "hotdesks": dict(sorted(self.hotdesks.items())),
+            **self._fold_state(),
         }
+
+    # -- hot desking (USR-8) and privacy (USR-19) ------------------------------------------
+    def _on_PrivacyChanged(self, uid: UUID, e: Any) -> None:
+        self._change_user(uid, privacy=e.on)
+
+    def phone_book(self, enterprise_id: UUID) -> list[UserView]:
+        """The users of an enterprise colleagues and phones may look up: not the private."""
+        return [u for u in self.users_of(enterprise_id) if not u.privacy]
+
+    def _on_HotDeskAdded(self, hid: UUID, e: Any) -> None:
+        self._hotdesk_identity[hid] = (e.enterprise_id, e.name)
+        self.hotdesks[hid] = HotDeskView(hid, e.enterprise_id, e.name, e.sip_a1_hash,
+                                         e.auto_logout)
+
+    def _on_HotDeskReinstated(self, hid: UUID, e: Any) -> None:
+        enterprise_id, name = self._hotdesk_identity[hid]
+        self.hotdesks[hid] = HotDeskView(hid, enterprise_id, name, e.sip_a1_hash, e.auto_logout)
+
+    def _on_HotDeskRemoved(self, hid: UUID, e: Any) -> None:
+        self.hotdesks.pop(hid, None)
+
+    def _on_HotDeskLoggedIn(self, hid: UUID, e: Any) -> None:
+        old = self.hotdesks.get(hid)
+        if old is not None:
+            self.hotdesks[hid] = replace(old, user_id=e.user_id, extension=e.extension,
+                                         since=e.at)
+
+    def _on_HotDeskLoggedOut(self, hid: UUID, e: Any) -> None:
+        old = self.hotdesks.get(hid)
+        if old is not None:
+            self.hotdesks[hid] = replace(old, user_id=None, extension=None, since=None)
+
+    def hotdesk(self, enterprise_id: UUID, name: str) -> HotDeskView | None:
+        """The hot-desk phone whose SIP account is ``name``."""
+        return self.hotdesks.get(HotDesk.create_id(enterprise_id, name))
+
+    def hotdesks_of(self, enterprise_id: UUID) -> list[HotDeskView]:
+        return sorted((h for h in self.hotdesks.values() if h.enterprise_id == enterprise_id),
+                      key=lambda h: h.name)
+
+    def hotdesk_devices_of(self, user_id: UUID) -> tuple[str, ...]:
+        """The SIP accounts of the hot-desk phones ``user_id`` is logged in on."""
+        return tuple(sorted(h.name for h in self.hotdesks.values() if h.user_id == user_id))
+
+    def hotdesk_account(self, enterprise_id: UUID, name: str) -> UserView | None:
+        """A hot-desk phone as a directory entry for FreeSWITCH: its own SIP account,
+        showing the name and number of whoever is logged in on it."""
+        desk = self.hotdesk(enterprise_id, name)
+        if desk is None:
+            return None
+        user = self.users.get(desk.user_id) if desk.user_id else None
+        return UserView(
+            id=desk.id, enterprise_id=enterprise_id, extension=desk.name,
+            name=user.name if user else f"Hot desk {desk.name}",
+            number=user.number if user else None, email=None, sip_a1_hash=desk.sip_a1_hash,
+            has_password=True, has_pin=False, no_answer_seconds=0,
+        )

@@ -130,6 +130,9 @@ class SqlProjection(Generic[E]):
         effects: list[E] = handler(conn, event)
         return effects
 
+    def forget_cached(self) -> None:
+        """A batch was rolled back: drop whatever was cached from its writes."""
+
     def state(self, conn: Connection) -> Any:
         """Plain, comparable data: every table's rows, sorted."""
         return {
@@ -205,16 +208,21 @@ class Follower(Generic[E]):
         events = [(n.id, self.app.mapper.to_domain_event(n)) for n in batch]
         end = events[-1][0]
         effects: list[E] = []
-        with self.engine.begin() as conn:
-            moved = conn.execute(
-                _TRACKING_MOVE, {"p_name": self.projection.name, "p_start": start, "p_end": end}
-            )
-            if moved.rowcount != 1:
-                raise TrackingConflictError(
-                    f"projection {self.projection.name!r} moved past {start} meanwhile"
+        try:
+            with self.engine.begin() as conn:
+                moved = conn.execute(
+                    _TRACKING_MOVE,
+                    {"p_name": self.projection.name, "p_start": start, "p_end": end},
                 )
-            for _position, event in events:
-                effects.extend(self.projection.process(conn, event))
+                if moved.rowcount != 1:
+                    raise TrackingConflictError(
+                        f"projection {self.projection.name!r} moved past {start} meanwhile"
+                    )
+                for _position, event in events:
+                    effects.extend(self.projection.process(conn, event))
+        except BaseException:
+            self.projection.forget_cached()  # the tables were rolled back; caches follow
+            raise
         if deliver and self.sink is not None:
             for effect in effects:
                 self.sink(effect)

@@ -77,3 +77,28 @@ class Call(Aggregate):
         self.ended = True
         self.cause = cause
         self.outcome = outcome
+
+    # -- call control (USR-11, USR-12, USR-20) ----------------------------------------------
+    @event("CallNumberDialled")
+    def dial(self, number: str, how: str) -> None:
+        """The number a feature code stood for (redial, call return, speed dial ...)."""
+        self.dialled = number
+
+    @event("CallerNumberWithheld")
+    def withhold(self) -> None:
+        """The caller withheld their number (CLIR): call return must not reveal it."""
+        self.withheld = True
+
+    @event("CallHeld")
+    def hold(self, by: str, music: str, at: datetime) -> None:
+        """A party put the call on hold (SIP re-INVITE); the other hears ``music``."""
+        self.held = True
+
+    @event("CallResumed")
+    def resume(self, by: str, at: datetime) -> None:
+        self.held = False
+
+    @event("CallTransferred")
+    def transfer(self, kind: str, by: str, to: str, at: datetime) -> None:
+        """The call now talks to ``to`` (attended transfer bridged by the switch)."""
+        self.transferred_to = to

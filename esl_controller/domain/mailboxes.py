@@ -59,6 +59,7 @@ class Mailbox(Aggregate):
         self.greetings: dict[str, str] = {}
         self.pin_failures = 0
         self.locked_until: datetime | None = None
+        self.keep = True  # False: e-mail only, the message leaves the box once mailed
         self._settings(email, email_audio, capacity_seconds, retention_days)
 
     def _settings(
@@ -153,3 +154,14 @@ class Mailbox(Aggregate):
     def lock(self, until: datetime) -> None:
         self.locked_until = until
         self.pin_failures = 0
+
+    # -- e-mail only (USR-7: messages to e-mail, optionally also kept) -------------------
+    @event("MailboxDeliveryChanged")
+    def set_delivery(self, keep: bool) -> None:
+        """``keep`` False: a message leaves the box once it was e-mailed."""
+        self.keep = keep
+
+    @event("MessageRemovedAfterMail")
+    def remove_mailed(self, message_id: str, to: str) -> None:
+        """E-mail only: the message went to ``to``; its audio and its place are freed."""
+        self.messages.pop(message_id, None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -52,6 +53,10 @@ class User(Aggregate):
         self.mobility = False
         self.ring = "both"
         self.screening: list[dict[str, Any]] = []
+        self.privacy = False  # USR-19
+        self._reset_ringing_extras()
+        self.speed_dials: dict[str, str] = {}  # slot -> number (USR-12)
+        self._reset_notify_and_self_service()
 
     def _assign(
         self,
@@ -153,3 +158,99 @@ class User(Aggregate):
         """Mobility (USR-9): the mobile rings with the desk phone ("both"), or alone."""
         self.mobility = on
         self.ring = ring
+
+    # -- call notify / self-service (USR-17, USR-24) -----------------------------------
+    def _reset_notify_and_self_service(self) -> None:
+        self.notify_rules: list[dict[str, Any]] = []
+        self.self_pin_failures = 0
+        self.self_locked_until: datetime | None = None
+
+    @event("NotifyRuleAdded")
+    def add_notify_rule(self, pattern: str, schedule: str | None, email: str | None) -> None:
+        """E-mail ``email`` (None: the user's own address) when a matching call arrives."""
+        self.notify_rules.append({"pattern": pattern, "schedule": schedule, "email": email})
+
+    @event("NotifyRuleRemoved")
+    def remove_notify_rule(self, pattern: str) -> None:
+        self.notify_rules = [r for r in self.notify_rules if r["pattern"] != pattern]
+
+    @event("SelfServicePinFailed")
+    def fail_self_service_pin(self, at: datetime) -> None:
+        self.self_pin_failures += 1
+
+    @event("SelfServicePinAccepted")
+    def accept_self_service_pin(self, at: datetime) -> None:
+        self.self_pin_failures = 0
+
+    @event("SelfServiceLocked")
+    def lock_self_service(self, until: datetime) -> None:
+        self.self_locked_until = until
+        self.self_pin_failures = 0
+
+    def self_service_locked(self, now: datetime) -> bool:
+        return self.self_locked_until is not None and now < self.self_locked_until
+
+    # -- ringing extras (USR-9 schedules, USR-10, USR-18, USR-21) -------------------------
+    def _reset_ringing_extras(self) -> None:
+        self.alternates: list[dict[str, Any]] = []
+        self.priority_alerts: list[dict[str, Any]] = []
+        self.devices: list[dict[str, Any]] = []
+        self.desk_schedule: str | None = None
+        self.mobile_schedule: str | None = None
+
+    @event("AlternateNumberAdded")
+    def add_alternate_number(self, number: str, ring: int) -> None:
+        """Alternate number (USR-10): an extension or E.164 number, with its ring (1-3)."""
+        self.alternates.append({"number": number, "ring": ring})
+
+    @event("AlternateNumberRemoved")
+    def remove_alternate_number(self, number: str) -> None:
+        self.alternates = [a for a in self.alternates if a["number"] != number]
+
+    @event("PriorityAlertAdded")
+    def add_priority_alert(self, pattern: str, schedule: str | None) -> None:
+        """Priority alert (USR-18): callers matching ``pattern`` ring distinctively."""
+        self.priority_alerts.append({"pattern": pattern, "schedule": schedule})
+
+    @event("PriorityAlertRemoved")
+    def remove_priority_alert(self, pattern: str) -> None:
+        self.priority_alerts = [p for p in self.priority_alerts if p["pattern"] != pattern]
+
+    @event("DeviceAdded")
+    def add_device(self, name: str, sip_password_hash: str, sip_a1_hash: str) -> None:
+        """Shared call appearance (USR-21): SIP account ``EXT-NAME`` ringing as this user."""
+        self.devices.append(
+            {"name": name, "sip_password_hash": sip_password_hash, "sip_a1_hash": sip_a1_hash}
+        )
+
+    @event("DeviceRemoved")
+    def remove_device(self, name: str) -> None:
+        self.devices = [d for d in self.devices if d["name"] != name]
+
+    @event("LegSchedulesChanged")
+    def set_leg_schedules(self, desk_schedule: str | None, mobile_schedule: str | None) -> None:
+        """Per-number schedules (USR-9): when the desk devices and the mobile ring."""
+        self.desk_schedule = desk_schedule
+        self.mobile_schedule = mobile_schedule
+
+    # -- speed dial (USR-12) --------------------------------------------------------------
+    @event("SpeedDialSet")
+    def set_speed_dial(self, slot: str, number: str) -> None:
+        """Slot ``2``..``9`` (short list) or ``00``..``99`` (long list) dials ``number``."""
+        dials = dict(getattr(self, "speed_dials", {}))
+        dials[slot] = number
+        self.speed_dials = dials
+
+    @event("SpeedDialRemoved")
+    def remove_speed_dial(self, slot: str) -> None:
+        dials = dict(getattr(self, "speed_dials", {}))
+        dials.pop(slot, None)
+        self.speed_dials = dials
+
+    # -- hot desking / privacy (USR-8, USR-19) ------------------------------------------
+    # Hot-desk logins and their PIN attempts are events of esl_controller.domain.hotdesk;
+    # the PIN they check is this user's ``pin_hash``.
+    @event("PrivacyChanged")
+    def set_privacy(self, on: bool) -> None:
+        """Privacy (USR-19): hidden from the phone book, BLF and pickup by others."""
+        self.privacy = on

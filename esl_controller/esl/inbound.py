@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import socket
+from collections.abc import Callable
 
 import gevent
 import gevent.event
@@ -19,7 +20,13 @@ from esl_controller.esl.server import EslError, EslTimeoutError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AuthenticationError", "InboundClient", "NotConnectedError", "PresencePublisher"]
+__all__ = [
+    "AuthenticationError",
+    "EventSubscriber",
+    "InboundClient",
+    "NotConnectedError",
+    "PresencePublisher",
+]
 
 DEFAULT_PASSWORD = "ClueCon"
 _STOP = object()
@@ -275,3 +282,94 @@ class PresencePublisher:
 
     def __repr__(self) -> str:  # never shows the password
         return f"PresencePublisher({self._host!r}, {self._port!r}, sent={self.sent})"
+
+
+EventHandler = Callable[[dict[str, str]], object]  # what it returns is ignored
+
+
+class EventSubscriber:
+    """Keeps one inbound connection subscribed to some events; hands each to its handler.
+
+    For events FreeSWITCH asks the controller to answer, e.g. ``MESSAGE_QUERY`` (a phone
+    subscribed to message-summary: the current MWI is wanted). Handlers get the decoded
+    headers, run one at a time on the connection's dispatcher greenlet and must not block
+    for long. A lost connection is made again with exponential back-off.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        password: str,
+        handlers: dict[str, EventHandler],
+        timeout: float = 5,
+        min_backoff: float = 0.05,
+        max_backoff: float = 10,
+    ) -> None:
+        if password == DEFAULT_PASSWORD:
+            raise ValueError("refusing FreeSWITCH's default event-socket password")
+        if not handlers or any(not name.isupper() for name in handlers):
+            raise ValueError("event names are upper case, e.g. MESSAGE_QUERY")
+        self._host, self._port, self._password = host, port, password
+        self._handlers = dict(handlers)
+        self._timeout = timeout
+        self._min_backoff, self._max_backoff = min_backoff, max_backoff
+        self._stopping = gevent.event.Event()
+        self.subscribed = gevent.event.Event()  # set while the subscription is in place
+        self._client: InboundClient | None = None
+        self._greenlet: gevent.Greenlet | None = None
+        self.received = 0
+        self.failures = 0
+
+    def start(self) -> None:
+        if self._greenlet is None or self._greenlet.dead:
+            self._stopping.clear()
+            self._greenlet = gevent.spawn(self._run)
+
+    def stop(self, timeout: float = 5) -> None:
+        self._stopping.set()
+        if self._greenlet is not None:
+            self._greenlet.kill(timeout=timeout)
+        self._disconnect()
+
+    def _disconnect(self) -> None:
+        self.subscribed.clear()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _dispatch(self, event: _Event) -> None:
+        self.received += 1
+        handler = self._handlers.get(event.headers.get("Event-Name", ""))
+        if handler is not None:
+            handler(event.headers)
+
+    def _run(self) -> None:
+        backoff = self._min_backoff
+        names = " ".join(self._handlers)
+        while not self._stopping.is_set():
+            try:
+                client = InboundClient(self._host, self._port, self._password, self._timeout)
+                self._client = client
+                client.connect()
+                for name in self._handlers:
+                    client.register_handle(name, self._dispatch)
+                reply = client.send(f"event plain {names}").reply_text
+                if not reply.startswith("+OK"):
+                    raise EslError(f"FreeSWITCH refused 'event plain {names}': {reply}")
+                log.info("esl inbound: subscribed to %s on %s:%s", names, self._host, self._port)
+                self.subscribed.set()
+                backoff = self._min_backoff
+                reader = client._receive_events_greenlet
+                if reader is not None:
+                    reader.join()  # until the connection ends
+            except (NotConnectedError, EslError, OSError) as exc:
+                self.failures += 1
+                log.warning("esl inbound %s:%s: %s: %s; retry in %.2fs", self._host,
+                            self._port, type(exc).__name__, exc, backoff)
+            self._disconnect()
+            self._stopping.wait(backoff)
+            backoff = min(self._max_backoff, backoff * 2)
+
+    def __repr__(self) -> str:  # never shows the password
+        return f"EventSubscriber({self._host!r}, {self._port!r}, {sorted(self._handlers)})"

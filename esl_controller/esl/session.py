@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from greenswitch.esl import OutboundSessionHasGoneAway
 
 from esl_controller.call_writer import CallWriter
 from esl_controller.domain.calls import Call
-from esl_controller.errors import StoreUnavailableError
+from esl_controller.errors import PbxError, StoreUnavailableError
 from esl_controller.esl import media
 from esl_controller.esl.headers import parse_channel_data
 from esl_controller.esl.server import ControllerSession
@@ -38,7 +39,7 @@ from esl_controller.routing.actions import (
     Ring,
 )
 from esl_controller.routing.causes import HangupCause
-from esl_controller.routing.context import CallContext
+from esl_controller.routing.context import CallContext, Origin
 from esl_controller.routing.outcomes import (
     CommandResult,
     Done,
@@ -59,6 +60,7 @@ MEDIA_TIMEOUT = 60.0
 MAX_CALL_SECONDS = 4 * 3600
 LINGER_SECONDS = 30
 BRIDGE_VARIABLES = "hangup_after_bridge=true continue_on_fail=true"
+HOLD_EVENTS = "event plain CHANNEL_HOLD CHANNEL_UNHOLD"
 OUTCOME_BY_CAUSE = {
     HangupCause.USER_BUSY: "busy",
     HangupCause.NO_ANSWER: "no-answer",
@@ -92,15 +94,25 @@ class Services:
     # Stateful services scripts talk to through Command actions, by service name.
     commands: dict[str, CommandHandler] = field(default_factory=dict)
     lines: ActiveLines = field(default_factory=ActiveLines)
+    # Channel uuid -> (enterprise id, extension) of the party who answered it: who can
+    # transfer that channel (USR-11). Bounded: the oldest entries go first.
+    answered_parties: OrderedDict[str, tuple[str, str]] = field(default_factory=OrderedDict)
+
+
+MAX_ANSWERED_PARTIES = 10000
 
 
 def handle_call(services: Services, sess: ControllerSession) -> None:
     """The per-connection handler given to ControllerServer."""
     data = sess.connect(timeout=COMMAND_TIMEOUT)
     ctx = parse_channel_data(data)
-    run = CallRun(services, sess, ctx)
+    channel = ctx.call_id
+    ctx, transfer_note = _transferred(services, data, ctx)
+    run = CallRun(services, sess, ctx, channel, transfer_note)
     try:
-        sess.commands(["myevents", f"linger {LINGER_SECONDS}"], timeout=COMMAND_TIMEOUT)
+        # myevents does not include hold: subscribed apart, still locked to this channel.
+        sess.commands(["myevents", f"linger {LINGER_SECONDS}", HOLD_EVENTS],
+                      timeout=COMMAND_TIMEOUT)
     except OutboundSessionHasGoneAway:
         run.gone_early = True  # recorded all the same: offered, then cancelled
     try:
@@ -109,14 +121,62 @@ def handle_call(services: Services, sess: ControllerSession) -> None:
         sess.close()
 
 
+def _transferred(
+    services: Services, data: dict[str, str], ctx: CallContext
+) -> tuple[CallContext, str | None]:
+    """A channel the dialplan sent here again after a blind transfer (SIP REFER).
+
+    FreeSWITCH marks it with ``transfer_source``; it is the same channel (same uuid) as the
+    call it was transferred out of, so it is recorded as a new call (id derived from both).
+    It is routed as a call placed by the TRANSFERRING user, known from this controller's own
+    record of who answered that channel, never from a header: their calling plan applies,
+    so a transfer cannot reach what the transferor may not dial. No known transferor: the
+    call is refused.
+    """
+    source = (data.get("variable_transfer_source") or "").strip()
+    if not source or source == "_undef_":
+        return ctx, None
+    try:
+        new_id = str(uuid.uuid5(uuid.UUID(ctx.call_id), source))
+    except ValueError:
+        new_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ctx.call_id}/{source}"))
+    party = services.answered_parties.get(ctx.call_id) or _answered_in_log(services, ctx.call_id)
+    directory = services.directory()
+    enterprise = directory.enterprises.get(uuid.UUID(party[0])) if party else None
+    if party is None or enterprise is None:
+        note = f"blind transfer to {ctx.destination} by an unknown party: refused"
+        return replace(ctx, call_id=new_id, origin=Origin.INTERNAL, auth_user=None,
+                       domain=None, privacy=False), note
+    transferor = party[1]
+    note = (f"blind transfer by {transferor} to {ctx.destination}: routed as a call placed by "
+            f"{transferor}, whose calling plan applies")
+    return replace(ctx, call_id=new_id, origin=Origin.INTERNAL, auth_user=transferor,
+                   domain=enterprise.domain, privacy=False, diverted_from=None), note
+
+
+def _answered_in_log(services: Services, channel: str) -> tuple[str, str] | None:
+    try:
+        call: Call = services.writer.app.call(channel)
+    except (PbxError, ValueError):
+        return None
+    if call.enterprise_id is None or not (call.answered_by or "").isdigit():
+        return None
+    return str(call.enterprise_id), str(call.answered_by)
+
+
 class CallRun:
     """One call from offer to end."""
 
-    def __init__(self, services: Services, sess: ControllerSession, ctx: CallContext) -> None:
+    def __init__(self, services: Services, sess: ControllerSession, ctx: CallContext,
+                 channel: str | None = None, transfer_note: str | None = None) -> None:
         self.services = services
         self.sess = sess
         self.ctx = ctx
+        self.channel = channel or ctx.call_id  # FreeSWITCH's uuid of the caller's channel
         self.trace = Trace()
+        if transfer_note is not None:
+            self.trace.add("transfer", "blind", transfer_note)
+        self.transferred_to: str | None = None  # blind transfer: the channel left
         self.call: Call | None = None
         self.answered_by: str | None = None
         self.answered_at: datetime | None = None
@@ -127,6 +187,9 @@ class CallRun:
         self.bridge_prepared = False
         self.gone_early = False
         self.answered_as: str | None = None
+        self.routed: tuple[str, str | None] = ("", None)
+        self.bridged_leg: str | None = None  # the leg the caller is bridged to right now
+        self.first_leg: str | None = None  # the leg that answered
         self.log = logging.LoggerAdapter(log, {"call": ctx.call_id})
 
     # -- the call ------------------------------------------------------------------------
@@ -144,6 +207,9 @@ class CallRun:
             script.close()
             return
         self.sess.on("CHANNEL_BRIDGE", self._on_bridge)
+        self.sess.on("CHANNEL_UNBRIDGE", self._on_unbridge)
+        self.sess.on("CHANNEL_HOLD", self._on_hold)
+        self.sess.on("CHANNEL_UNHOLD", self._on_unhold)
         try:
             if self.gone_early:
                 raise CallerGoneError
@@ -174,6 +240,9 @@ class CallRun:
             started,
         )
         call.route(cls.kind, cls.target_user, [s.as_dict() for s in self.trace.take_new()])
+        self.routed = (cls.kind, cls.target_user)
+        if self.ctx.privacy and cls.caller_user is None:
+            call.withhold()  # call return must never reveal a withheld number
         self.call = call
         try:
             self.services.writer.save(call)
@@ -198,7 +267,14 @@ class CallRun:
 
     def _record_new_steps(self) -> None:
         new = self.trace.take_new()
-        if new and self.call is not None:
+        cls = self.trace.classification
+        changed = (cls.kind, cls.target_user) != self.routed
+        if self.call is not None and changed and (new or cls.target_user != self.routed[1]):
+            # A code (redial, call return, speed dial) resolved to a destination: the call
+            # is routed anew, so the call log and the lamps see the real callee.
+            self.routed = (cls.kind, cls.target_user)
+            self.call.route(cls.kind, cls.target_user, [s.as_dict() for s in new])
+        elif new and self.call is not None:
             self.call.continue_route([s.as_dict() for s in new])
 
     # -- actions -------------------------------------------------------------------------
@@ -224,6 +300,8 @@ class CallRun:
                 if self.sess.hangup_headers is not None and not isinstance(outcome, Recorded):
                     raise CallerGoneError
                 return outcome
+            elif isinstance(action, Command) and action.service == "session":
+                return self._session_command(action)
             elif isinstance(action, Command):
                 handler = self.services.commands.get(action.service)
                 if handler is None:
@@ -233,6 +311,15 @@ class CallRun:
         except OutboundSessionHasGoneAway:
             raise CallerGoneError from None
         return Done()
+
+    def _session_command(self, command: Command) -> CommandResult:
+        """Commands about this call itself: recorded on its aggregate."""
+        assert self.call is not None
+        if command.name == "dialled":
+            self.call.dial(command.arg("number"), command.arg("how"))
+            self.services.writer.save_later(self.call)
+            return CommandResult(True, "")
+        return CommandResult(False, f"unknown session command {command.name!r}")
 
     def _app(self, app: str, arg: str | None, timeout: float) -> dict[str, str]:
         result = self.sess.execute(app, arg, timeout=timeout)
@@ -248,12 +335,15 @@ class CallRun:
         self.services.writer.save_later(self.call)
         if not self.bridge_prepared:
             # A-leg variables: {...} in the dial string only reaches the called legs.
-            self.sess.execute("multiset", BRIDGE_VARIABLES, COMMAND_TIMEOUT, wait=False)
+            self.sess.execute("multiset", f"{BRIDGE_VARIABLES} hold_music={self.hold_music}",
+                              COMMAND_TIMEOUT, wait=False)
             self.bridge_prepared = True
         complete = self.sess.execute(
-            "bridge", dial_string(ring), timeout=ring.timeout + MAX_CALL_SECONDS
+            "bridge", dial_string(ring, self.hold_music, self.ctx.domain),
+            timeout=ring.timeout + MAX_CALL_SECONDS,
         )
         if self.answered_by is not None:
+            self._check_blind_transfer(complete)
             return Rang(RingResult.ANSWERED, HangupCause.NORMAL_CLEARING, self.answered_by)
         cause = HangupCause.parse(
             complete.get("variable_originate_disposition") or complete.get("Hangup-Cause")
@@ -266,7 +356,13 @@ class CallRun:
 
     def _on_bridge(self, headers: dict[str, str]) -> None:
         """CHANNEL_BRIDGE: the callee answered; record it at once (lamps go busy)."""
-        if self.call is None or self.answered_by is not None:
+        other_leg = headers.get("Other-Leg-Unique-ID") or headers.get("Bridge-B-Unique-ID")
+        if self.call is not None and self.answered_by is not None:
+            if other_leg and self.first_leg and other_leg != self.first_leg:
+                self._attended_transfer(headers, other_leg)
+            return
+        self.first_leg = self.bridged_leg = other_leg
+        if self.call is None:
             return
         other = headers.get("Other-Leg-Destination-Number", "")
         by = self.answered_as or next(
@@ -277,21 +373,96 @@ class CallRun:
         enterprise_id = self.trace.classification.enterprise_id
         if enterprise_id and by.isdigit():
             self.services.lines.add(enterprise_id, by, self.ctx.call_id)
+            parties = self.services.answered_parties
+            parties[self.channel] = (enterprise_id, by)
+            parties.move_to_end(self.channel)
+            while len(parties) > MAX_ANSWERED_PARTIES:
+                parties.popitem(last=False)
         self.call.answer(by, now)
         self.call.bridge(headers.get("Other-Leg-Channel-Name", by), now)
         self.services.writer.save_later(self.call)
+
+    # -- during the call (USR-11) ----------------------------------------------------------
+    @property
+    def hold_music(self) -> str:
+        return self.services.settings.hold_music_for(self.trace.classification.enterprise_id)
+
+    def _party(self, headers: dict[str, str]) -> str:
+        """Who a channel event is about: the caller (A-leg) or the answering party."""
+        if headers.get("Unique-ID", self.channel) == self.channel:
+            return self.trace.classification.caller_user or self.ctx.caller_number or "caller"
+        return self.answered_by or headers.get("Caller-Destination-Number", "callee")
+
+    def _on_hold(self, headers: dict[str, str]) -> None:
+        """CHANNEL_HOLD: a phone put the call on hold (re-INVITE); the other hears music."""
+        if self.call is None or self.answered_by is None:
+            return
+        by = self._party(headers)
+        self.call.hold(by, self.hold_music, self.services.clock())
+        self.services.writer.save_later(self.call)
+
+    def _on_unhold(self, headers: dict[str, str]) -> None:
+        if self.call is None or self.answered_by is None:
+            return
+        self.call.resume(self._party(headers), self.services.clock())
+        self.services.writer.save_later(self.call)
+
+    def _on_unbridge(self, headers: dict[str, str]) -> None:
+        other_leg = headers.get("Other-Leg-Unique-ID") or headers.get("Bridge-B-Unique-ID")
+        if other_leg is None or other_leg == self.bridged_leg:
+            self.bridged_leg = None
+
+    def _attended_transfer(self, headers: dict[str, str], other_leg: str) -> None:
+        """A new CHANNEL_BRIDGE on an answered call: the switch bridged the caller to the
+        party the callee consulted (REFER with Replaces, or ``att_xfer``)."""
+        assert self.call is not None
+        self.bridged_leg = other_leg
+        to = headers.get("Other-Leg-Destination-Number") or headers.get(
+            "Other-Leg-Channel-Name", "another party")
+        by = self.answered_by or "callee"
+        now = self.services.clock()
+        self.call.transfer("attended", by, to, now)
+        self.services.writer.save_later(self.call)
+        enterprise_id = self.trace.classification.enterprise_id
+        if enterprise_id and to.isdigit():
+            self.services.lines.add(enterprise_id, to, self.ctx.call_id)
+            self.services.answered_parties[self.channel] = (enterprise_id, to)
+        if enterprise_id and by.isdigit():
+            self.services.lines.remove(enterprise_id, by, self.ctx.call_id)
+
+    def _check_blind_transfer(self, complete: dict[str, str]) -> None:
+        """The bridge ended because the callee REFERred the caller elsewhere: FreeSWITCH set
+        ``transfer_source`` and sends the channel through the dialplan again."""
+        source = complete.get("variable_transfer_source") or ""
+        before = self.sess.session_data.get("variable_transfer_source") or ""
+        if not source or source == before or self.call is None:
+            return
+        parts = source.split(":", 3)
+        destination = parts[3].split("/", 1)[0] if len(parts) == 4 else "another destination"
+        self.transferred_to = destination
+        self.call.transfer("blind", self.answered_by or "callee", destination,
+                           self.services.clock())
+        self.trace.add("transfer", "blind",
+                       f"{self.answered_by} transferred the call to {destination}")
 
     # -- the end -------------------------------------------------------------------------
     def _finish(self, started: datetime) -> None:
         self.services.lines.end(self.ctx.call_id)
         if self.call is None:
             return
-        if self.sess.hangup_headers is None and self.final_cause is None:
+        if (self.bridged_leg is not None and self.transferred_to is None
+                and self.sess.hangup_headers is None and not self.sess.gone.is_set()):
+            # Still bridged after the bridge app returned (attended transfer): the call goes
+            # on between the caller and the new party; its end is FreeSWITCH's.
+            gevent.wait([self.sess.hangup_complete, self.sess.gone], timeout=MAX_CALL_SECONDS,
+                        count=1)
+        if (self.sess.hangup_headers is None and self.final_cause is None
+                and self.transferred_to is None):
             try:
                 self.sess.hangup(HangupCause.NORMAL_CLEARING.value, timeout=COMMAND_TIMEOUT)
             except (OutboundSessionHasGoneAway, Exception) as exc:  # noqa: BLE001
                 self.log.warning("call %s: hangup failed: %s", self.ctx.call_id, exc)
-        if not self.sess.gone.is_set():
+        if not self.sess.gone.is_set() and self.transferred_to is None:
             gevent.wait([self.sess.hangup_complete, self.sess.gone], timeout=COMMAND_TIMEOUT,
                         count=1)
         outcome, cause = self._result()
@@ -323,8 +494,13 @@ class CallRun:
         return "failed", cause
 
 
-def dial_string(ring: Ring) -> str:
-    """``{vars}target1,target2``: ring all targets at once; first to answer wins."""
+def dial_string(ring: Ring, hold_music: str | None = None, domain: str | None = None) -> str:
+    """``{vars}target1,target2``: ring all targets at once; first to answer wins.
+
+    ``hold_music`` is what the caller hears when the called phone holds the call; a Ring
+    with ``auto_answer`` (intercom) asks the phone to answer by itself: ``sip_auto_answer``
+    (sofia's intercom support) and ``Call-Info: <sip:DOMAIN>;answer-after=0`` on the INVITE.
+    """
     name = ring.caller_id_name.replace("'", "").replace(",", " ").replace("}", "")
     variables = ",".join(
         [
@@ -337,5 +513,11 @@ def dial_string(ring: Ring) -> str:
         ]
         + ([f"sip_h_Diversion='{ring.diversion}'"] if ring.diversion else [])
         + (["origination_privacy=hide_name:hide_number"] if ring.privacy else [])
+        + ([f"hold_music={hold_music}"] if hold_music else [])
+        + ([
+            "sip_auto_answer=true",
+            f"sip_h_Call-Info=<sip:{domain or 'localhost'}>;answer-after=0",
+        ] if ring.auto_answer else [])
+        + ([f"alert_info='{ring.alert_info}'"] if ring.alert_info else [])
     )
     return "{" + variables + "}" + ",".join(t.dial_string() for t in ring.targets)

@@ -35,7 +35,22 @@ class GatewayNumber:
         return self.number
 
 
-Target = UserDevices | GatewayNumber
+@dataclass(frozen=True, slots=True)
+class SharedDevice:
+    """A shared call appearance (USR-21): SIP account ``EXT-NAME`` ringing as user EXT."""
+
+    extension: str
+    name: str
+    domain: str
+
+    def dial_string(self) -> str:
+        return f"user/{self.extension}-{self.name}@{self.domain}"
+
+    def label(self) -> str:
+        return f"{self.extension}-{self.name}"
+
+
+Target = UserDevices | GatewayNumber | SharedDevice
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +81,8 @@ class Ring:
     diversion: str | None = None  # SIP Diversion header when the call was forwarded
     privacy: bool = False  # withhold the caller's number (CLIR)
     answered_as: str | None = None  # record the answer as this user's (mobility: any leg)
+    alert_info: str | None = None  # distinctive ring (Alert-Info), e.g. alternate numbers
+    auto_answer: bool = False  # intercom (USR-20): the phone answers by itself, speaker on
 
 
 @dataclass(frozen=True, slots=True)

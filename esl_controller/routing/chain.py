@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Callable, Generator
 
 from esl_controller.routing import forwarding, screening
-from esl_controller.routing.actions import Action
+from esl_controller.routing.actions import Action, Command
 from esl_controller.routing.alerting import alerting, do_not_disturb
+from esl_controller.routing.criteria import caller_matches, schedule_open
 from esl_controller.routing.incoming import IncomingCall
-from esl_controller.routing.outcomes import Outcome
+from esl_controller.routing.outcomes import CommandResult, Outcome
 from esl_controller.routing.script import Script
 
 SERVICE_ORDER: tuple[str, ...] = (
@@ -43,8 +44,54 @@ SERVICES: dict[str, Service] = {
 }
 
 
+def call_notify(call: IncomingCall) -> Generator[Action, Outcome, None]:
+    """Call notify (USR-17): e-mail about a matching call; never takes or delays the call.
+
+    The first matching rule wins (one e-mail per call and user). The ``notify`` service
+    only queues the e-mail; whatever it answers, the call goes on along the chain.
+    """
+    for rule in call.user.notify:
+        if not caller_matches(call, rule.pattern):
+            continue
+        is_open = schedule_open(call, rule.schedule)
+        if is_open is not True:
+            state = "closed" if is_open is False else "unknown"
+            call.trace.add("call-notify", "schedule",
+                           f"notify rule {rule.pattern} skipped: schedule {rule.schedule} {state}")
+            continue
+        to = rule.email or call.user.email
+        if not to:
+            call.trace.add("call-notify", "no-address",
+                           f"{call.user.extension} has no e-mail address: nobody notified")
+            return
+        anonymous = call.anonymous
+        result = yield Command("notify", "call", (
+            ("enterprise", str(call.enterprise.id)),
+            ("extension", call.user.extension),
+            ("user_name", call.user.name),
+            ("to", to),
+            ("call_id", call.ctx.call_id),
+            ("caller", "anonymous" if anonymous else call.presented_number),
+            ("caller_name", "" if anonymous else call.presented_name),
+            ("at", call.now.isoformat() if call.now else ""),
+            ("timezone", call.enterprise.timezone),
+        ))
+        if isinstance(result, CommandResult) and result.ok:
+            call.trace.add("call-notify", rule.pattern,
+                           f"caller matches {rule.pattern}: e-mail to {to} queued")
+        else:
+            why = result.value if isinstance(result, CommandResult) else "no answer"
+            call.trace.add("call-notify", "failed",
+                           f"e-mail to {to} not sent ({why}); the call goes on")
+        return
+
+
 def incoming_call(call: IncomingCall) -> Script:
-    """Pass the call along the chain; the first service that takes it runs it."""
+    """Pass the call along the chain; the first service that takes it runs it.
+
+    Call notify runs first: it only sends an e-mail and never takes the call.
+    """
+    yield from call_notify(call)
     for name in SERVICE_ORDER:
         service = SERVICES.get(name)
         if service is not None and (yield from service(call)):

@@ -45,6 +45,17 @@ CODES: dict[str, tuple[str, tuple[tuple[str, str], ...], bool, str]] = {
 }
 CLIR_PER_CALL = "*67"  # *67 + number: this call without the caller's number
 VOICEMAIL = "*98"  # the voicemail portal
+HOTDESK_LOGIN = "*31"  # on a hot-desk phone: *31, extension, PIN (routing.hotdesk)
+HOTDESK_LOGOUT = "*32"  # log out of the hot-desk phone
+# Call control (USR-11, USR-12, USR-20): routed by esl_controller.routing.call_control.
+CALL_RETURN = "*69"  # call the last caller who called this user
+REDIAL = "*66"  # call the last number this user dialled
+SPEED_DIAL_SHORT = "*74"  # *74 + slot 2-9 + number: program (no number: clear the slot)
+SPEED_DIAL_LONG = "*75"  # *75 + slot 00-99 + number: program (no number: clear the slot)
+INTERCOM = "*96"  # *96 + extension: the colleague's desk phone answers by itself
+SPEED_DIAL_PREFIX = "#"  # #2..#9 and #00..#99 dial a speed dial slot
+CALLBACK_ON_BUSY = "*5"  # *5: call me back when the busy colleague is free; *5 + EXT
+CALLBACK_CANCEL = "*55"  # cancel the pending automatic callback
 
 
 def feature_code(
@@ -56,6 +67,10 @@ def feature_code(
 
         trace.add("feature code", VOICEMAIL, f"{caller.extension} calls the voicemail portal")
         return portal(ctx, enterprise, caller, trace)
+    if dialled[:3] in (HOTDESK_LOGIN, HOTDESK_LOGOUT):  # hot desking (USR-8)
+        from esl_controller.routing import hotdesk
+
+        return hotdesk.feature_code(ctx, caller, trace)
     code = dialled[:3]
     entry = CODES.get(code)
     if entry is None:

@@ -68,6 +68,14 @@ def divert(call: IncomingCall, rule: ForwardRule) -> Diversion:
         yield from incoming_call(call.to(colleague, by=user.extension,
                                          reason=REASONS[rule.kind]))
         return True
+    target = directory.target(call.enterprise.id, rule.destination) if directory else None
+    if target is not None:  # a hunt group, menu, group voicemail ... of the enterprise
+        from esl_controller.routing import targets
+
+        yield from targets.reach(call, rule.destination,
+                                 f"{user.extension} forwards ({rule.kind})",
+                                 reason=REASONS[rule.kind])
+        return True
     return (yield from _external(call, rule))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -31,6 +32,7 @@ class IncomingCall:
     diversion_reason: str = "unconditional"  # SIP Diversion reason of that diversion
     visited: tuple[str, ...] = ()  # users this call has already been offered to
     user_busy: bool = False  # the user is on another call right now
+    busy: Callable[[str, str], bool] | None = None  # (enterprise id, extension) on a call?
 
     @property
     def anonymous(self) -> bool:
@@ -46,4 +48,6 @@ class IncomingCall:
     def to(self, user: UserView, by: str, reason: str = "unconditional") -> IncomingCall:
         """The same call diverted by ``by`` to another user of the enterprise."""
         return replace(self, user=user, diverted_by=by, diversion_reason=reason,
-                       user_busy=False, visited=(*self.visited, self.user.extension))
+                       user_busy=bool(self.busy and self.busy(str(self.enterprise.id),
+                                                              user.extension)),
+                       visited=(*self.visited, self.user.extension))

@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 
 from esl_controller.domain.calling_plan import allows
@@ -22,7 +22,7 @@ from esl_controller.domain.numbers import (
     national_format,
     try_normalise,
 )
-from esl_controller.routing import announcements, codes
+from esl_controller.routing import announcements, call_control, codes, hotdesk, targets
 from esl_controller.routing.actions import GatewayNumber, Hangup, Playback, PreAnswer, Ring
 from esl_controller.routing.causes import HangupCause
 from esl_controller.routing.chain import incoming_call
@@ -31,7 +31,9 @@ from esl_controller.routing.incoming import IncomingCall
 from esl_controller.routing.outcomes import Rang, RingResult
 from esl_controller.routing.script import RoutingSettings, Script
 from esl_controller.routing.trace import Trace
+from esl_controller.routing.where import Where
 from projections.directory import Directory, EnterpriseView, UserView
+from projections.targets import TargetView
 
 OUTGOING_RING_SECONDS = 60
 
@@ -54,20 +56,24 @@ def route_call(
     return _from_network(ctx, where, trace)
 
 
-@dataclass(frozen=True, slots=True)
-class Where:
-    """What routing reads besides the call: the directory, the settings, the time."""
-
-    directory: Directory
-    settings: RoutingSettings
-    now: datetime | None
-    busy: Callable[[str, str], bool] | None = None  # (enterprise id, extension) on a call?
-
-
 def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
     directory, settings = where.directory, where.settings
     enterprise = directory.enterprise_for_domain(ctx.domain or "")
     caller = directory.user(enterprise.id, ctx.auth_user or "") if enterprise else None
+    device = (directory.device_owner(enterprise.id, ctx.auth_user or "")
+              if enterprise and caller is None else None)
+    if enterprise is not None and device is not None:
+        # A shared call appearance (USR-21) acts as its user: ``EXT-NAME`` -> EXT.
+        caller = device[0]
+        trace.add("origin", "shared device",
+                  f"{ctx.auth_user} is a shared device of {caller.extension} ({caller.name})")
+        ctx = replace(ctx, auth_user=caller.extension)
+    if enterprise is not None and caller is None:  # a hot-desk phone (USR-8)?
+        desk = hotdesk.from_device(ctx, directory, enterprise, trace)
+        if isinstance(desk, tuple):
+            ctx, caller = desk  # as the logged-in user, or a phone without login
+        elif desk is not None:
+            return desk
     if enterprise is None or caller is None:
         trace.add(
             "origin",
@@ -83,6 +89,9 @@ def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
         "internal user",
         f"caller is {caller.extension} ({caller.name}) of {enterprise.name}",
     )
+    if caller.privacy:  # USR-19
+        trace.add("privacy", "private caller",
+                  f"{caller.extension} is private: no busy lamp for colleagues' phones")
     dialled = ctx.destination
     if dialled.startswith(codes.CLIR_PER_CALL) and len(dialled) > 3:
         trace.add("caller identity", "CLIR per call",
@@ -92,18 +101,45 @@ def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
     if dialled in EMERGENCY_NUMBERS:
         # Before extensions: an emergency call must never ring a colleague.
         return _outgoing(ctx, enterprise, caller, dialled, settings, trace)
+    if call_control.handles(dialled):  # *69 *66 #N *74 *75 *96 (USR-11/12/20)
+        return call_control.call_control(
+            ctx, directory, enterprise, caller, trace, where.busy,
+            lambda again: _from_user(again, where, trace),
+        )
     if dialled.startswith("*"):
         return codes.feature_code(ctx, enterprise, caller, trace)
     callee = directory.user(enterprise.id, dialled)
     if callee is not None:
         trace.add("destination", "extension", f"{dialled} is the extension of {callee.name}")
         return _to_user(ctx, where, enterprise, callee, caller, trace, internal=True)
+    alternate = directory.alternate(enterprise.id, dialled)
+    if alternate is not None:  # an alternate extension (USR-10)
+        callee, place = alternate
+        trace.add("destination", "alternate number",
+                  f"{dialled} is alternate number {place} of {callee.extension} ({callee.name})")
+        return _to_user(ctx, where, enterprise, callee, caller, trace, internal=True)
+    target = directory.target(enterprise.id, dialled)
+    if target is not None:  # a hunt group, menu, ... of the enterprise
+        trace.add("destination", target.kind, f"{dialled} is {target.label()}")
+        return _to_target(ctx, where, enterprise, target, caller, trace)
     e164 = try_normalise(dialled, enterprise.country)
     if e164 is None:
         trace.add("destination", "no such number", f"{dialled!r} is no extension or number")
         return _unallocated(ctx, trace)
+    target = directory.target_with_number(e164)
+    if target is not None:
+        owning = directory.enterprises[target.enterprise_id]
+        trace.add("destination", target.kind,
+                  f"{national_format(e164)} is the number of {target.label()} of {owning.name}")
+        return _to_target(ctx, where, owning, target,
+                          caller if owning.id == enterprise.id else None, trace)
     owner = directory.user_with_number(e164)
-    if owner is not None:
+    alternate = directory.alternate(enterprise.id, e164)
+    if owner is not None and alternate is not None:  # an alternate number (USR-10)
+        trace.add("destination", "alternate number",
+                  f"{national_format(e164)} is alternate number {alternate[1]} of "
+                  f"{owner.extension} ({owner.name})")
+    elif owner is not None:
         trace.add(
             "destination",
             "public number on the exchange",
@@ -130,17 +166,31 @@ def _from_network(ctx: CallContext, where: Where, trace: Trace) -> Script:
     e164 = try_normalise(ctx.destination, "NL")
     owner = directory.user_with_number(e164) if e164 else None
     trace.add("origin", "public network", f"call from {ctx.caller_number or 'anonymous'}")
+    target = directory.target_with_number(e164) if e164 and owner is None else None
+    if e164 is not None and target is not None:
+        enterprise = directory.enterprises[target.enterprise_id]
+        trace.classification.enterprise_id = str(enterprise.id)
+        trace.add("destination", target.kind,
+                  f"{national_format(e164)} is the number of {target.label()} of {enterprise.name}")
+        return _to_target(ctx, where, enterprise, target, None, trace)
     if e164 is None or owner is None:
         what = national_format(e164) if e164 else repr(ctx.destination)
         trace.add("destination", "unassigned number", f"{what} belongs to no user")
         return _unallocated(ctx, trace)
     enterprise = directory.enterprises[owner.enterprise_id]
     trace.classification.enterprise_id = str(enterprise.id)
-    trace.add(
-        "destination",
-        "public number",
-        f"{national_format(e164)} belongs to {owner.extension} ({owner.name}) of {enterprise.name}",
-    )
+    alternate = directory.alternate(enterprise.id, e164)
+    if alternate is not None:  # an alternate number (USR-10)
+        trace.add("destination", "alternate number",
+                  f"{national_format(e164)} is alternate number {alternate[1]} of "
+                  f"{owner.extension} ({owner.name}) of {enterprise.name}")
+    else:
+        trace.add(
+            "destination",
+            "public number",
+            f"{national_format(e164)} belongs to {owner.extension} ({owner.name}) of "
+            f"{enterprise.name}",
+        )
     return _to_user(ctx, where, enterprise, owner, None, trace, internal=False)
 
 
@@ -153,6 +203,10 @@ def _to_user(
     trace: Trace,
     internal: bool,
 ) -> Script:
+    if callee.privacy:  # USR-19
+        trace.add("privacy", "private user",
+                  f"{callee.extension} is private: no busy lamp for colleagues, no pickup by "
+                  "others")
     cls = trace.classification
     cls.kind = "internal" if caller is not None else "inbound"
     cls.target_user = callee.extension if internal or caller is None else None
@@ -169,10 +223,31 @@ def _to_user(
         ctx, enterprise, callee, number, name, internal, trace,
         directory=where.directory, settings=where.settings, now=where.now,
         user_busy=bool(where.busy and where.busy(str(enterprise.id), callee.extension)),
+        busy=where.busy,
     )
     if caller is not None and not internal:
         cls.kind = "outbound"
     return incoming_call(call)
+
+
+def _to_target(
+    ctx: CallContext,
+    where: Where,
+    enterprise: EnterpriseView,
+    target: TargetView,
+    caller: UserView | None,
+    trace: Trace,
+) -> Script:
+    """A call to a hunt group, menu, ...: its frames and script (routing/targets.py)."""
+    cls = trace.classification
+    cls.kind = "internal" if caller is not None else "inbound"
+    cls.target_user = None
+    if caller is not None:
+        number, name = caller.extension, caller.name
+    else:
+        number, name = ctx.caller_number, ctx.caller_name
+    return targets.enter(targets.TargetCall(
+        ctx, where, enterprise, target, caller, number, name, caller is not None, trace))
 
 
 def _outgoing(

@@ -70,6 +70,9 @@ def _ring_plan(sess: OutboundSession, target: Target) -> Ring:
 def _ring_group(sess: OutboundSession, group: list[Target], timeout: float) -> tuple[str, Ring | None]:
     """Ring legs simultaneously; return (cause, winning ring). Interrupted by an A hangup."""
     rings = [_ring_plan(sess, t) for t in group]
+    if sess.spec.hangup_while_ringing is not None and not sess.call.bridge_rang:
+        sess.spawn_later(sess.spec.hangup_while_ringing, sess.hangup, "NORMAL_CLEARING", "caller")
+    sess.call.bridge_rang = True
     answers = [r for r in rings if r.action == "answer" and r.delay < timeout]
     winner = min(answers, key=lambda r: r.delay) if answers else None
     if winner is not None:
@@ -124,7 +127,21 @@ def bridge(sess: OutboundSession, arg: str) -> str | None:
     call.bridged_to = target.key
     sess.emit("CHANNEL_BRIDGE", lead=[("Bridge-A-Unique-ID", chan.uuid),
                                       ("Bridge-B-Unique-ID", leg.uuid)])
+    for at, seconds in sess.spec.hold:
+        sess.spawn_later(at, _hold, sess, leg, seconds)
+    if sess.spec.hangup_while_talking is not None:
+        sess.spawn_later(sess.spec.hangup_while_talking, sess.hangup, "NORMAL_CLEARING", "caller")
     endpoint = sess.endpoints.get(target.key) or Endpoint()
+    for kind, transfer in (("blind", sess.spec.blind_transfer),
+                           ("attended", sess.spec.attended_transfer)):
+        if transfer is not None and transfer[0] < endpoint.talk_seconds:
+            if sess.hangup_evt.wait(sess.scaled(transfer[0])):
+                break  # the caller hung up first
+            if kind == "blind":
+                _blind_transfer(sess, leg, transfer[1])
+            else:
+                _attended_transfer(sess, leg, transfer[1], variables)
+            return None
     caller_left = sess.hangup_evt.wait(sess.scaled(endpoint.talk_seconds))
     chan.variables.update({"bridge_hangup_cause": "NORMAL_CLEARING",
                            "last_bridge_hangup_cause": "NORMAL_CLEARING",
@@ -135,6 +152,78 @@ def bridge(sess: OutboundSession, arg: str) -> str | None:
     if not caller_left and variables.get("hangup_after_bridge", "false").lower() == "true":
         sess.hangup("NORMAL_CLEARING", "callee")
     return None
+
+
+def _unbridge(sess: OutboundSession, leg: Leg) -> None:
+    chan = sess.chan
+    chan.variables.update({"bridge_hangup_cause": "NORMAL_CLEARING",
+                           "last_bridge_hangup_cause": "NORMAL_CLEARING",
+                           "last_bridge_to": leg.uuid, "last_bridge_role": "originator"})
+    sess.emit("CHANNEL_UNBRIDGE", lead=[("Bridge-A-Unique-ID", chan.uuid),
+                                        ("Bridge-B-Unique-ID", leg.uuid)])
+    chan.other, chan.last_other = None, leg
+
+
+def _blind_transfer(sess: OutboundSession, leg: Leg, destination: str) -> None:
+    """The answering phone REFERs the caller to ``destination`` (sofia: blind transfer).
+
+    ``switch_ivr_session_transfer`` sets ``transfer_source`` and ``transfer_history`` on the
+    caller's channel and sends it to CS_ROUTING: the bridge ends (the referring leg hangs
+    up after the NOTIFY), the ``socket`` app returns, FreeSWITCH closes this connection with
+    a disconnect notice and runs the dialplan again for ``destination`` (a new session).
+    """
+    chan = sess.chan
+    source = f"{int(time.time())}:{chan.uuid}:bl_xfer:{destination}/{chan.context}/XML"
+    sess.transfer_variables = {"transfer_source": source, "transfer_history": source}
+    chan.variables.update(sess.transfer_variables)
+    _unbridge(sess, leg)
+    sess.call.transferred_to = destination
+    sess.transferring = True
+
+
+def _attended_transfer(sess: OutboundSession, leg: Leg, key: str,
+                       variables: dict[str, str]) -> None:
+    """REFER with Replaces: FreeSWITCH bridges the caller to the consulted party ``key``
+    (``switch_ivr_uuid_bridge``); the ``bridge`` app returns while the call goes on."""
+    chan, call = sess.chan, sess.call
+    _unbridge(sess, leg)
+    now = _now_us()
+    other = Leg(uuid=str(uuidlib.uuid4()), key=key, channel_name=f"sofia/internal/{key}",
+                caller_number=leg.caller_number, caller_name=leg.caller_name,
+                destination=key, created_us=now, answered_us=now)
+    chan.other = other
+    chan.bridged_us = now
+    chan.variables.update({"bridge_channel": other.channel_name, "bridge_uuid": other.uuid,
+                           "signal_bond": other.uuid, "transfer_disposition": "replaced"})
+    call.bridged_to = key
+    sess.emit("CHANNEL_BRIDGE", lead=[("Bridge-A-Unique-ID", chan.uuid),
+                                      ("Bridge-B-Unique-ID", other.uuid)])
+    talk = (sess.endpoints.get(key) or Endpoint()).talk_seconds
+    sess.spawn_later(talk, _transferred_party_leaves, sess, other,
+                     variables.get("hangup_after_bridge", "false").lower() == "true")
+
+
+def _transferred_party_leaves(sess: OutboundSession, other: Leg, hangup_after: bool) -> None:
+    if sess.chan.other is not other or sess.chan.hangup_cause is not None:
+        return
+    _unbridge(sess, other)
+    if hangup_after:
+        sess.hangup("NORMAL_CLEARING", "callee")
+
+
+def _hold(sess: OutboundSession, leg: Leg, seconds: float) -> None:
+    """The caller's phone holds the call (re-INVITE a=sendonly): CHANNEL_HOLD on the A-leg,
+    the A-leg's ``hold_music`` broadcast to the other leg, then CHANNEL_UNHOLD."""
+    chan = sess.chan
+    if chan.other is not leg or chan.hangup_cause is not None:
+        return
+    chan.call_state = "HELD"
+    sess.call.hold_music_played.append(chan.variables.get("hold_music", "") or "silence")
+    sess.emit("CHANNEL_HOLD")
+    if sess.hangup_evt.wait(sess.scaled(seconds)) or chan.other is not leg:
+        return
+    chan.call_state = "ACTIVE"
+    sess.emit("CHANNEL_UNHOLD")
 
 
 def _set_var(sess: OutboundSession, arg: str) -> None:
@@ -188,3 +277,6 @@ def run_app(sess: OutboundSession, app: str, arg: str, app_uuid: str) -> None:
         ("Application-UUID", app_uuid)])
     if hangup_cause is not None:
         sess.hangup(hangup_cause, "callee")
+    if sess.transferring:
+        sess.transferring = False
+        sess.finish()  # the channel left the socket app: disconnect notice, close

@@ -48,6 +48,8 @@ _ORIGIN: dict[str, tuple[str, str, int]] = {
     "CHANNEL_HANGUP": ("switch_channel.c", "switch_channel_perform_hangup", 3445),
     "CHANNEL_HANGUP_COMPLETE": ("switch_core_state_machine.c", "switch_core_session_reporting_state", 943),
     "DTMF": ("switch_channel.c", "switch_channel_dequeue_dtmf", 613),
+    "CHANNEL_HOLD": ("switch_channel.c", "switch_channel_perform_mark_hold", 1183),
+    "CHANNEL_UNHOLD": ("switch_channel.c", "switch_channel_perform_mark_hold", 1183),
 }
 _STATE_NUMBER = {"CS_EXECUTE": 4, "CS_HANGUP": 10, "CS_REPORTING": 11}
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import gevent
 import gevent.event
+import gevent.lock
 from gevent import socket as gsocket
 from gevent.server import StreamServer
 
@@ -19,6 +20,8 @@ from .wire import Command, CommandReader
 __all__ = ["FakeInboundESL", "wait_for"]
 
 log = logging.getLogger(__name__)
+
+CORE_UUID = "54f56e17-fcaa-4e19-8045-e6340d59995e"  # the captured switch's
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.005) -> Any:
@@ -39,9 +42,14 @@ class _Conn:
         self.authed = False
         self.all_events = False
         self.subscribed: set[str] = set()
+        self._lock = gevent.lock.Semaphore()  # replies and emitted events never interleave
 
     def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        with self._lock:
+            self.sock.sendall(data)
+
+    def wants(self, name: str) -> bool:
+        return self.authed and (self.all_events or name.upper() in self.subscribed)
 
 
 class FakeInboundESL:
@@ -63,6 +71,8 @@ class FakeInboundESL:
         self.auth_attempts: list[str] = []
         self.connections = 0
         self.changed = gevent.event.Event()
+        self._conns: list[_Conn] = []
+        self._sequence = 723
 
     @property
     def port(self) -> int:
@@ -82,6 +92,11 @@ class FakeInboundESL:
         if self._server is not None:
             self._server.stop(timeout=1)
             self._server = None
+        for conn in list(self._conns):  # as FreeSWITCH going away: clients see the close
+            try:
+                conn.sock.shutdown(gsocket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0) -> Any:
         """Wait until ``predicate()`` is truthy (e.g. ``lambda: len(esl.presence) >= 2``)."""
@@ -91,6 +106,7 @@ class FakeInboundESL:
     def _serve(self, sock: gsocket.socket, address: tuple[str, int]) -> None:
         self.connections += 1
         conn = _Conn(sock)
+        self._conns.append(conn)
         parser = CommandReader()
         try:
             conn.send(frames.auth_request())
@@ -104,6 +120,7 @@ class FakeInboundESL:
         except OSError as exc:
             log.debug("inbound client %s gone: %s", address, exc)
         finally:
+            self._conns.remove(conn)
             sock.close()
 
     def _handle(self, conn: _Conn, cmd: Command) -> bool:
@@ -176,3 +193,48 @@ class FakeInboundESL:
         if conn.all_events or "BACKGROUND_JOB" in conn.subscribed:
             conn.send(background_job(job, command, args, output))
         return True
+
+    # ------------------------------------------------------------------ events it fires
+    def listening(self, name: str) -> int:
+        """How many connected clients have subscribed to event ``name`` (or to ALL)."""
+        return sum(1 for conn in self._conns if conn.wants(name))
+
+    def emit(self, headers: list[tuple[str, str]]) -> int:
+        """Send one ``text/event-plain`` event to every client subscribed to its
+        ``Event-Name``; returns how many got it."""
+        name = dict(headers)["Event-Name"]
+        frame = frames.event_plain(headers)
+        sent = 0
+        for conn in list(self._conns):
+            if conn.wants(name):
+                try:
+                    conn.send(frame)
+                    sent += 1
+                except OSError as exc:
+                    log.debug("event %s not delivered: %s", name, exc)
+        return sent
+
+    def message_query(self, account: str, profile: str = "internal",
+                      call_id: str | None = None) -> int:
+        """A phone subscribed to message-summary (or registered): mod_sofia's MESSAGE_QUERY,
+        header for header as in freeswitch-1.10.12/inbound-bridge-sip-events.txt.raw."""
+        self._sequence += 1
+        headers = [
+            ("Event-Name", "MESSAGE_QUERY"),
+            ("Core-UUID", CORE_UUID),
+            ("FreeSWITCH-Hostname", "vm"),
+            ("FreeSWITCH-Switchname", "vm"),
+            ("FreeSWITCH-IPv4", "192.0.2.2"),
+            ("FreeSWITCH-IPv6", "fd00::2"),
+            ("Event-Date-Local", "2026-11-26 01:07:57"),
+            ("Event-Date-GMT", "Thu, 26 Nov 2026 01:07:57 GMT"),
+            ("Event-Date-Timestamp", "1795655277538501"),
+            ("Event-Calling-File", "sofia_reg.c"),
+            ("Event-Calling-Function", "sofia_reg_handle_register_token"),
+            ("Event-Calling-Line-Number", "2168"),
+            ("Event-Sequence", str(self._sequence)),
+            ("Message-Account", account),
+            ("VM-Sofia-Profile", profile),
+            ("VM-Call-ID", call_id or f"{uuidlib.uuid4()}@127.0.0.1"),
+        ]
+        return self.emit(headers)

@@ -41,10 +41,26 @@ class CallSpec:
     domain: str | None = None
     caller_name: str = ""
     hangup_after: float | None = None
+    # Event-driven hang-ups (load-proof, unlike a time from connect): seconds after the
+    # first bridge starts ringing, or after the bridge is up.
+    hangup_while_ringing: float | None = None
+    hangup_while_talking: float | None = None
     dtmf: list[tuple[float, str]] = field(default_factory=list)
     call_uuid: str | None = None
     inject: list[tuple[float, bytes]] = field(default_factory=list)
     close_after_connect: bool = False
+    # The caller's phone holds the bridged call (SIP re-INVITE, a=sendonly): (seconds after
+    # the answer, seconds held); FreeSWITCH fires CHANNEL_HOLD / CHANNEL_UNHOLD on the A-leg
+    # and plays the A-leg's ``hold_music`` to the other party meanwhile.
+    hold: list[tuple[float, float]] = field(default_factory=list)
+    # The answering phone transfers the caller: (seconds after the answer, destination).
+    # Blind (REFER): FreeSWITCH sends the caller's channel through the dialplan again, i.e.
+    # a NEW outbound session for the same channel, carrying ``transfer_source``. Attended
+    # (REFER with Replaces, after a consultation call): FreeSWITCH bridges the caller to
+    # the consulted party itself; the session sees UNBRIDGE and a new CHANNEL_BRIDGE.
+    blind_transfer: tuple[float, str] | None = None
+    attended_transfer: tuple[float, str] | None = None
+    variables: dict[str, str] = field(default_factory=dict)  # extra channel variables
 
     @property
     def internal(self) -> bool:
@@ -66,9 +82,13 @@ class SimCall:
     hangup_cause: str | None = None
     hangup_by: str | None = None
     exit_received: bool = False
+    bridge_rang: bool = False  # a bridge has started ringing
     linger_requested: bool = False
     frames_sent: bytes = b""
     closed_cleanly: bool = False
     error: str | None = None
     connected_at: float = 0.0  # time.perf_counter() when the TCP connection was made
     first_sendmsg_at: float | None = None  # ... when the first sendmsg arrived
+    hold_music_played: list[str] = field(default_factory=list)  # what the held party heard
+    transferred_to: str | None = None  # blind transfer: where the channel went
+    after_transfer: SimCall | None = None  # ... and the session that followed it

@@ -23,6 +23,7 @@ from .wire import Command, CommandReader
 __all__ = ["OutboundSession"]
 
 log = logging.getLogger(__name__)
+LINGER_FLOOR_SECONDS = 5.0  # real seconds a lingering channel waits for "exit" at least
 
 _STOP = object()
 Q850 = {"NORMAL_CLEARING": 16, "USER_BUSY": 17, "NO_USER_RESPONSE": 18, "NO_ANSWER": 19,
@@ -53,6 +54,7 @@ def _new_channel(spec: CallSpec, call_uuid: str) -> Channel:
     })
     if spec.caller_name:
         chan.variables["sip_from_display"] = spec.caller_name
+    chan.variables.update(spec.variables)
     return chan
 
 
@@ -82,6 +84,8 @@ class OutboundSession:
         self._chunks: list[bytes] = []
         self._greenlets: list[gevent.Greenlet[Any, Any]] = []
         self._answer_us = 0
+        self.transferring = False  # a blind transfer takes the channel out of the socket
+        self.transfer_variables: dict[str, str] = {}
 
     # ----------------------------------------------------------------------- plumbing
     def scaled(self, seconds: float) -> float:
@@ -287,5 +291,7 @@ class OutboundSession:
         if self.linger is None:
             self.finish()
         elif self.linger >= 0:
-            gevent.sleep(self.scaled(self.linger))
+            # Linger is the controller's grace to say goodbye, not call behaviour: scaled
+            # down it would be shorter than a loaded machine needs, so keep a real floor.
+            gevent.sleep(max(self.scaled(self.linger), min(self.linger, LINGER_FLOOR_SECONDS)))
             self.finish()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import time
+from dataclasses import replace
 
 from gevent import socket as gsocket
 
@@ -66,4 +67,13 @@ class FakeSwitch:
         connected_at = time.perf_counter()
         session = OutboundSession(sock, spec, self.endpoints, self.time_scale)
         session.call.connected_at = connected_at
-        return session.run(timeout)
+        call = session.run(timeout)
+        if call.transferred_to is not None:
+            # Blind transfer: the same channel runs the dialplan again -> socket -> a new
+            # session with the transfer's destination and ``transfer_source`` set.
+            call.after_transfer = self.place_call(replace(
+                spec, destination=call.transferred_to, call_uuid=call.call_uuid,
+                blind_transfer=None, attended_transfer=None, hangup_after=None, hold=[],
+                variables={**spec.variables, **session.transfer_variables},
+            ), timeout)
+        return call

@@ -58,7 +58,7 @@ def test_unanswered_calls_end_with_the_right_cause_and_a_missed_entry(
 def test_caller_hanging_up_while_it_rings_is_a_missed_call_and_ends_cleanly(
     controller: Controller,
 ) -> None:
-    spec = internal("101", "102", hangup_after=2.0)
+    spec = internal("101", "102", hangup_while_ringing=2.0)
     call = switch(controller, **{"102": Endpoint("no-answer")}).place_call(spec)
     assert call.hangup_by == "caller"
     assert call.exit_received  # the controller said goodbye after the hangup

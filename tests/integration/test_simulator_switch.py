@@ -206,7 +206,7 @@ def test_simultaneous_ring_first_answer_wins(controller: Any) -> None:
 
 def test_caller_hangup_while_ringing_with_linger(controller: Any) -> None:
     spec = CallSpec(caller="101", destination="102", auth_user="101", domain="acme.example",
-                    hangup_after=0.2)
+                    hangup_while_ringing=0.1)
     call, out = run_call(controller, bridge_script(), spec, {"102": Endpoint("no-answer")})
     assert call.hangup_cause == "NORMAL_CLEARING" and call.hangup_by == "caller"
     assert out["complete"]["variable_originate_disposition"] == "ORIGINATOR_CANCEL"
@@ -219,7 +219,7 @@ def test_caller_hangup_while_ringing_with_linger(controller: Any) -> None:
 
 def test_caller_hangup_during_bridge_without_linger(controller: Any) -> None:
     spec = CallSpec(caller="101", destination="102", auth_user="101", domain="acme.example",
-                    hangup_after=0.3)
+                    hangup_while_talking=0.2)
     call, out = run_call(controller, bridge_script(linger=""), spec,
                          {"102": Endpoint("answer", 0.05, 5)})
     assert "complete" not in out  # like the 1.10.12 outbound-bridge capture

@@ -218,3 +218,44 @@ def test_mailer_retries_until_the_server_answers(tmp_path: Path) -> None:
         assert [p.get_filename() for p in mail.iter_attachments()] == ["m.wav"]
     finally:
         server.stop()
+
+
+# -- e-mail only (USR-7: messages to e-mail, optionally also kept) -----------------------------
+def test_email_only_box_mails_the_message_then_frees_it_and_the_lamp_goes_off(
+    controller: Controller, inbound: FakeInboundESL, smtp: SmtpServer
+) -> None:
+    controller.voicemail.enable(None, "102", email_audio=True, keep=False)
+    call(controller, internal("101", "102", dtmf=[(30.0, "#")]), **{"102": Endpoint("busy")})
+    [mail] = wait_until(smtp.messages, timeout=10, what="the e-mail")
+    [audio] = [p for p in mail.iter_attachments() if p.get_content_type() == "audio/x-wav"]
+    assert len(audio.get_content()) > 1000
+    wait_until(lambda: not messages_of(controller, "102"), what="message removed once mailed")
+    kinds = [type(e).__name__ for _, e in controller.app.events_after(0)]
+    assert "MessageRemovedAfterMail" in kinds
+    folder = controller.voicemail.storage / str(controller.app.enterprise("Acme").id) / "102"
+    assert list(folder.glob("*.wav")) == []  # the audio is gone from the disk too
+    wait_until(lambda: [e for e in inbound.events if e["Event-Name"] == "MESSAGE_WAITING"]
+               [-1]["MWI-Voice-Message"] == "0/0 (0/0)", what="lamp off once mailed")
+
+
+def test_email_only_keeps_the_message_when_mailing_fails(
+    pbx: Pbx, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    VoicemailService(pbx, tmp_path / "vm").enable(None, "102", email_audio=True, keep=False)
+    config = ServeConfig(db_url=pbx.db_url, listen=("127.0.0.1", 0), http=None,
+                         poll_interval=0.01, smtp=("127.0.0.1", _free_port()),
+                         voicemail_dir=str(tmp_path / "vm"))
+    running = Controller(config).start()
+    try:
+        mailer = running.voicemail.mailer
+        assert mailer is not None
+        mailer.retries, mailer.backoff = 2, 0.01  # give up quickly: nobody listens there
+        call(running, internal("101", "102", dtmf=[(30.0, "#")]), **{"102": Endpoint("busy")})
+        wait_until(lambda: mailer.failures >= 2, what="mailing given up")
+        running.voicemail.wait_mail(timeout=5)
+        [message] = messages_of(running, "102")
+        assert Path(message.path).exists()  # type: ignore[attr-defined]
+        assert any("kept: e-mail to bob@acme.example failed" in r.getMessage()
+                   for r in caplog.records)
+    finally:
+        running.stop()
