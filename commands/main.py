@@ -75,6 +75,35 @@ def _register() -> None:
 
     for command in (*hotdesk.COMMANDS, *phonebook.COMMANDS):
         cli.add_command(command)
+    # calling plans, departments, call capacity, click-to-call, licences (issue 4, 6-8)
+    from commands import calling_plans, capacity, click_to_call, licences
+
+    for command in (*calling_plans.COMMANDS, *capacity.COMMANDS, *click_to_call.COMMANDS,
+                    *licences.COMMANDS):
+        cli.add_command(command)
+    from commands import night_service, toolboxes  # night service (CORE-3), toolboxes (OPT-2)
+
+    for command in (*night_service.COMMANDS, *toolboxes.COMMANDS):
+        cli.add_command(command)
+    from commands import menus  # IVR menus (OPT-1)
+
+    for command in menus.COMMANDS:
+        cli.add_command(command)
+    from commands import hunt_groups  # hunt groups (CORE-2)
+
+    for command in hunt_groups.COMMANDS:
+        cli.add_command(command)
+
+    from commands import fax, group_voicemail  # fax to e-mail (OPT-3), group vm (CORE-4, OPT-4)
+
+    for command in (*group_voicemail.COMMANDS, *fax.COMMANDS):
+        cli.add_command(command)
+    # pickup, park, conference rooms, music on hold / ringback (issue 4 item 5)
+    from commands import conference, intercept_group, moh, park, pickup
+
+    for command in (*pickup.COMMANDS, *park.COMMANDS, *conference.COMMANDS, *moh.COMMANDS,
+                    *intercept_group.COMMANDS):
+        cli.add_command(command)
 
 
 _register()

@@ -13,15 +13,17 @@ from esl_controller import schedules as use_cases
 from esl_controller.application import Pbx
 from esl_controller.domain.schedules import describe, is_open
 from esl_controller.errors import ValidationError
+from projections.directory import ScheduleView
 
 HOURS_HELP = (
-    "Opening hours, e.g. 'mon-fri 08:30-12:00,13:00-17:30; sat 10:00-14:00' "
-    "(days: mon..sun, ranges, daily, weekdays, weekend; 'sun closed')."
+    "Opening hours, e.g. 'mon-thu 08:30-12:00,13:00-17:30, fri 08:30-16:00; sat 10:00-14:00' "
+    "(days: mon..sun, ranges, daily, weekdays, weekend; 'sun closed'; "
+    "'2026-12-24..2026-12-31 closed')."
 )
 HOLIDAYS_HELP = "Closed on the public holidays of this country (e.g. NL), or 'none'."
 
 
-def _as_dict(found: use_cases.ScheduleView, enterprise: str, open_now: bool) -> dict[str, Any]:
+def _as_dict(found: ScheduleView, enterprise: str, open_now: bool) -> dict[str, Any]:
     return {
         "name": found.name,
         "enterprise": enterprise,
@@ -33,7 +35,7 @@ def _as_dict(found: use_cases.ScheduleView, enterprise: str, open_now: bool) -> 
     }
 
 
-def _open_now(found: use_cases.ScheduleView, timezone: str) -> bool:
+def _open_now(found: ScheduleView, timezone: str) -> bool:
     return is_open(found.hours, found.holidays, timezone, datetime.now(UTC))
 
 
@@ -81,7 +83,7 @@ def change(
     _report(app, found, "changed", as_json)
 
 
-def _report(app: Pbx, found: use_cases.ScheduleView, verb: str, as_json: bool) -> None:
+def _report(app: Pbx, found: ScheduleView, verb: str, as_json: bool) -> None:
     ent = app.directory().enterprises[found.enterprise_id]
     if as_json:
         emit_json(_as_dict(found, ent.name, _open_now(found, ent.timezone)))
@@ -139,6 +141,36 @@ def _parse_moment(text: str) -> datetime:
             f"bad --at {text!r}: use an ISO timestamp, e.g. 2026-03-29T08:30 or "
             "2026-03-29T06:30:00Z"
         ) from None
+
+
+@schedule.command("close")
+@click.argument("name")
+@click.argument("day", metavar="DATE")
+@click.option("--until", default=None, metavar="DATE",
+              help="The last closed day (default: DATE only), YYYY-MM-DD.")
+@enterprise_option
+@json_option
+@pass_app
+def close(app: Pbx, name: str, day: str, until: str | None, enterprise: str | None,
+          as_json: bool) -> None:
+    """Close on extra days (a company outing): DATE [through --until DATE]."""
+    found, closure = use_cases.close_days(app, enterprise, name, day, until)
+    if as_json:
+        ent = app.directory().enterprises[found.enterprise_id]
+        emit_json(_as_dict(found, ent.name, _open_now(found, ent.timezone)))
+        return
+    click.echo(f"schedule {found.name!r} closed {closure.describe()}")
+
+
+@schedule.command("reopen")
+@click.argument("name")
+@click.argument("day", metavar="DATE")
+@enterprise_option
+@pass_app
+def reopen(app: Pbx, name: str, day: str, enterprise: str | None) -> None:
+    """Drop the extra closure (see 'close') that covers DATE."""
+    found = use_cases.reopen_day(app, enterprise, name, day)
+    click.echo(f"schedule {found.name!r}: {describe(found.hours)}")
 
 
 @schedule.command("remove")

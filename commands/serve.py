@@ -50,11 +50,13 @@ def read_password(path: str | None) -> str | None:
 @click.option("--mail-from", default=None, help="Sender address of voicemail e-mails.")
 @click.option("--voicemail-dir", default=None, type=click.Path(file_okay=False),
               help="Folder for voicemail audio (default: var/voicemail).")
+@click.option("--fax-dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for received faxes, TIFF and PDF (default: var/fax).")
 @click.pass_obj
 def serve(
     obj: Context, listen: str, http: str, esl: str | None, esl_password_file: str | None,
     gateway: str | None, smtp: str | None = None, mail_from: str | None = None,
-    voicemail_dir: str | None = None,
+    voicemail_dir: str | None = None, fax_dir: str | None = None,
 ) -> None:
     """Run the controller until interrupted (Ctrl-C / SIGTERM)."""
     password = read_password(esl_password_file)
@@ -75,6 +77,7 @@ def serve(
         smtp=_address(smtp, 25, "--smtp"),
         mail_from=mail_from,
         voicemail_dir=voicemail_dir,
+        fax_dir=fax_dir,
     )
     logging.getLogger().setLevel(logging.INFO)
     # Per-record thread/process lookups cost more than the line itself at 300 calls/s.

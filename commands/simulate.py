@@ -55,6 +55,8 @@ def simulate() -> None:
                    "instead of starting one in this process.")
 @click.option("--dtmf", default="", metavar="KEYS",
               help="Keys the caller presses, one a (simulated) second from the first second.")
+@click.option("--fax-pages", type=click.IntRange(0, 100), default=0,
+              help="The caller is a fax machine sending this many pages (fax lines).")
 @enterprise_option
 @json_option
 @click.pass_obj
@@ -62,6 +64,7 @@ def call(
     obj: Context, caller: str, destination: str, endpoints: tuple[str, ...],
     hangup_after: float | None, talk: float, time_scale: float, gateway: str,
     controller: str | None, enterprise: str | None, as_json: bool, dtmf: str = "",
+    fax_pages: int = 0,
 ) -> None:
     """Place one call and print the route it took."""
     if dtmf.strip("0123456789*#"):
@@ -91,6 +94,7 @@ def call(
         hangup_after=hangup_after,
         call_uuid=str(uuid.uuid4()),
         dtmf=[(1.0 + i, key) for i, key in enumerate(dtmf)],
+        fax_pages=fax_pages,  # fax to e-mail (OPT-3)
     )
     logging.getLogger().setLevel(logging.ERROR)
     if controller is not None:

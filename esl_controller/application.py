@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
+import gevent.lock
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEvent
 from eventsourcing.persistence import Notification
@@ -32,6 +33,7 @@ EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NAME_RE = re.compile(r"^[\w][\w .&'-]{0,63}$")
 PIN_RE = re.compile(r"^\d{4,8}$")
 READ_BATCH = 1000
+_CATCH_UP = gevent.lock.RLock()  # greenlets folding into a directory take turns
 
 
 class Pbx(Application[UUID]):
@@ -87,15 +89,17 @@ class Pbx(Application[UUID]):
         The position advances to the end of the log read, not just to the last
         configuration event, so the next look does not scan the calls' events again.
         """
-        top = self.last_position()
-        if top <= directory.position:
-            return 0
-        count = 0
-        for _position, event in self.events_after(directory.position, DIRECTORY_TOPICS, top):
-            directory.apply(event)
-            count += 1
-        directory.position = top
-        return count
+        with _CATCH_UP:  # one fold at a time: the follower and services (hunt) both call it
+            top = self.last_position()
+            if top <= directory.position:
+                return 0
+            count = 0
+            for _position, event in self.events_after(directory.position, DIRECTORY_TOPICS,
+                                                      top):
+                directory.apply(event)
+                count += 1
+            directory.position = top
+            return count
 
     # -- enterprises ---------------------------------------------------------------------
     def enterprise(self, name: str | None) -> EnterpriseView:

@@ -13,11 +13,16 @@ from esl_controller.application import Pbx
 from esl_controller.call_history import CallsService
 from esl_controller.call_writer import CallWriter
 from esl_controller.callback_on_busy import CHECK_SECONDS, CallbackOnBusy
+from esl_controller.calling_plans import CapacityService, PinService
+from esl_controller.click_to_call import ClickToCallService
 from esl_controller.esl.inbound import EventSubscriber, PresencePublisher
 from esl_controller.esl.server import ControllerServer
 from esl_controller.esl.session import Services, handle_call
+from esl_controller.fax import DEFAULT_FAX_DIR, FaxService  # fax to e-mail (OPT-3)
 from esl_controller.hotdesk import HotDeskService
+from esl_controller.hunt_service import HuntService
 from esl_controller.notify import NotifyService
+from esl_controller.park import CallServicesRuntime
 from esl_controller.routing.script import DEFAULT_HOLD_MUSIC, RoutingSettings
 from esl_controller.settings_service import SettingsService
 from esl_controller.voicemail import Mailer, VoicemailService
@@ -56,6 +61,7 @@ class ServeConfig:
     smtp: tuple[str, int] | None = None
     mail_from: str | None = None
     voicemail_dir: str | None = None
+    fax_dir: str | None = None  # received faxes (TIFF, PDF) (OPT-3); default var/fax
     # Music on hold (USR-11): the stream for every enterprise, and per enterprise id.
     hold_music: str | None = None
     hold_music_by_enterprise: tuple[tuple[str, str], ...] = ()
@@ -89,6 +95,9 @@ class Controller:
         services.commands["settings"] = SettingsService(self.app).handle
         self.voicemail = self._voicemail(config)
         services.commands["voicemail"] = self.voicemail.handle
+        self.fax = FaxService(  # fax to e-mail (OPT-3): rxfax files, PDF, mail
+            self.app, Path(config.fax_dir or DEFAULT_FAX_DIR), self.voicemail.mailer)
+        services.commands["fax"] = self.fax.handle
         self.calls = CallsService(self.app)  # call return, redial, speed dial (USR-11/12)
         services.commands["calls"] = self.calls.handle
         self.callback_on_busy = CallbackOnBusy(  # *5 / *55 (USR-11)
@@ -98,12 +107,25 @@ class Controller:
         services.commands["callback"] = self.callback_on_busy.handle
         self.notify = NotifyService(self.app, self.voicemail.mailer)  # call notify (USR-17)
         services.commands["notify"] = self.notify.handle
+        # Calling plans' PIN (enhanced plan) and call capacity (GRP-1, GRP-2).
+        services.commands["calling-plan"] = PinService(self.app).handle
+        services.commands["capacity"] = CapacityService(
+            services.lines, self.writer.save_later, services.clock).handle
+        # Call services (issue 4): pickup, barge-in, park slots, conference rooms.
+        self.call_services = CallServicesRuntime(self.app, services.lines, config.esl,
+                                                 config.esl_password)
+        services.commands["pickup"] = self.call_services.pickup
+        services.commands["park"] = self.call_services.park
+        services.commands["conference"] = self.call_services.conference
         self.mwi_queries: EventSubscriber | None = None  # phones subscribing to MWI
         if config.esl is not None and config.esl_password:
             self.mwi_queries = EventSubscriber(
                 config.esl[0], config.esl[1], config.esl_password,
                 {"MESSAGE_QUERY": self.voicemail.answer_query},
             )
+        # Hunt groups (CORE-2): rotation state as events, *35 / *36 sign out / in.
+        self.hunt = HuntService(self.app, lambda: self.directory, clock=services.clock)
+        services.commands["hunt"] = self.hunt.handle
         # Commands from a hot-desk phone act for the user logged in on it (USR-8).
         for name, handler in list(services.commands.items()):
             if name != "hotdesk":
@@ -117,6 +139,10 @@ class Controller:
             if config.http is not None
             else None
         )
+        if self.http is not None:  # click-to-call (OPT-5): call the visitor, then the user
+            self.http.click_to_call = ClickToCallService(
+                self.app, lambda: self.directory, config.gateway, config.esl,
+                config.esl_password)
         self.worker: ProjectionWorker | None = None
         self.worker_process: WorkerProcess | None = None
         if config.projections == "inline":
@@ -168,6 +194,7 @@ class Controller:
         self._greenlets.append(gevent.spawn(self.voicemail.run_purger))
         self._greenlets.append(gevent.spawn(self.callback_on_busy.run))
         self._greenlets.append(gevent.spawn(self.hotdesk.run_auto_logout))
+        self.call_services.start()  # park slot lamps
         if self.mwi is not None:
             self.mwi.start()
         if self.mwi_queries is not None:
@@ -198,7 +225,9 @@ class Controller:
         self.writer.stop()
         gevent.killall(self._greenlets, timeout=2)
         self.voicemail.wait_mail(timeout=2)
+        self.fax.wait_mail(timeout=2)
         self.notify.wait(timeout=2)
+        self.call_services.stop()
         if self.mwi_queries is not None:
             self.mwi_queries.stop()
         if self.mwi is not None:

@@ -8,7 +8,7 @@ schedule events of the application's log (``ScheduleCreated`` / ``Changed`` / ``
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,9 +16,12 @@ from eventsourcing.application import AggregateNotFoundError
 
 from esl_controller.application import Pbx
 from esl_controller.domain.schedules import (
+    DATES_RE,
+    Closure,
     Decision,
     Schedule,
     decide,
+    parse_closures,
     parse_hours,
     supported_country,
     zone,
@@ -70,6 +73,40 @@ def change_schedule(
     schedule.change(new_hours, new_holidays)
     app.save(schedule)
     return ScheduleView(found.id, found.enterprise_id, found.name, new_hours, new_holidays)
+
+
+def close_days(
+    app: Pbx, enterprise: str | None, name: str, first: str, until: str | None = None
+) -> tuple[ScheduleView, Closure]:
+    """Extra closed days (a company outing, a bridge day): ``first`` through ``until``
+    (ISO dates), added to the hours as ``FIRST..UNTIL closed``."""
+    found = get_schedule(app, enterprise, name)
+    text = first.strip() if until is None else f"{first.strip()}..{until.strip()}"
+    if not DATES_RE.fullmatch(text):
+        raise ValidationError(f"bad date {text!r}: use YYYY-MM-DD (and --until YYYY-MM-DD)")
+    closure = parse_closures(f"{text} closed")[0]
+    if closure in parse_closures(found.hours):
+        raise ValidationError(f"schedule {found.name!r} is already closed {closure.describe()}")
+    changed = change_schedule(app, enterprise, found.name,
+                              f"{found.hours}; {closure.describe()} closed")
+    return changed, closure
+
+
+def reopen_day(app: Pbx, enterprise: str | None, name: str, day: str) -> ScheduleView:
+    """Drop the extra closures (``pbx schedule close``) that cover ``day``."""
+    found = get_schedule(app, enterprise, name)
+    try:
+        wanted = date.fromisoformat(day.strip())
+    except ValueError:
+        raise ValidationError(f"bad date {day.strip()!r}: use YYYY-MM-DD") from None
+    kept = []
+    for clause in (c.strip() for c in found.hours.split(";")):
+        closures = parse_closures(clause) if DATES_RE.match(clause) else ()
+        if not (closures and any(c.contains(wanted) for c in closures)):
+            kept.append(clause)
+    if len(kept) == len(found.hours.split(";")):
+        raise ValidationError(f"schedule {found.name!r} has no extra closure on {wanted}")
+    return change_schedule(app, enterprise, found.name, "; ".join(c for c in kept if c))
 
 
 def remove_schedule(app: Pbx, enterprise: str | None, name: str) -> ScheduleView:

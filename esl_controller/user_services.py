@@ -15,7 +15,7 @@ from eventsourcing.domain import Aggregate
 
 from esl_controller.application import Pbx
 from esl_controller.domain import numbers
-from esl_controller.domain.calling_plan import allows
+from esl_controller.domain.calling_plan import allows, plan_class
 from esl_controller.domain.enterprises import Enterprise
 from esl_controller.domain.secrets import hash_secret, sip_a1_hash
 from esl_controller.domain.users import (
@@ -26,7 +26,7 @@ from esl_controller.domain.users import (
     User,
 )
 from esl_controller.errors import ValidationError
-from projections.directory import UserView
+from projections.directory import EnterpriseView, UserView
 
 PATTERN_RE = re.compile(r"^(anonymous|\+?[0-9*#X.]{1,20})$")
 
@@ -52,13 +52,22 @@ def destination_for(app: Pbx, enterprise: str | None, owner: UserView, raw: str)
     if e164 == owner.number:
         raise ValidationError(f"{owner.extension} cannot forward to its own number")
     klass = numbers.classify(e164, ent.country)
-    if not allows(klass):
+    if not _plan_allows(app, ent, owner, e164, klass):  # the owner's calling plan (GRP-1)
         article = "an" if klass.value[0] in "aeiou" else "a"
         raise ValidationError(
             f"{e164} is {article} {klass.value} number, which the outgoing calling plan of "
             f"{owner.extension} does not allow"
         )
     return e164
+
+
+def _plan_allows(app: Pbx, ent: EnterpriseView, owner: UserView, e164: str,
+                 klass: numbers.NumberClass) -> bool:
+    """Does the owner's effective outgoing calling plan allow ``e164`` outright (no PIN can
+    be asked when a forwarding or speed dial is used)?"""
+    plan = app.directory().calling_plan_for(ent.id, owner.extension)
+    home = owner.number or (ent.numbers[0] if ent.numbers else None)
+    return allows(plan_class(klass, e164, home), plan)
 
 
 def _load(app: Pbx, enterprise: str | None, extension: str) -> tuple[UserView, User]:
@@ -341,7 +350,7 @@ def speed_dial_target(app: Pbx, enterprise: str | None, owner: UserView, raw: st
     if e164 is None:
         raise ValidationError(f"{raw!r} is no extension of {ent.name} and no valid number")
     klass = numbers.classify(e164, ent.country)
-    if not allows(klass):
+    if not _plan_allows(app, ent, owner, e164, klass):  # the owner's calling plan (GRP-1)
         article = "an" if klass.value[0] in "aeiou" else "a"
         raise ValidationError(
             f"{e164} is {article} {klass.value} number, which the outgoing calling plan of "

@@ -224,8 +224,18 @@ class VoicemailService:
         return CommandResult(False, "busy: try again")
 
     def _box_of(self, command: Command) -> Mailbox | None:
-        box = self._get(UUID(command.arg("enterprise")), command.arg("extension"))
+        if command.arg("box"):  # a group voicemail box (routing/group_voicemail.py), by id
+            box = self._by_id(UUID(command.arg("box")))
+        else:
+            box = self._get(UUID(command.arg("enterprise")), command.arg("extension"))
         return box if box is not None and box.enabled else None
+
+    def _by_id(self, key: UUID) -> Mailbox | None:
+        try:
+            box: Mailbox = self.app.repository.get(key)
+        except AggregateNotFoundError:
+            return None
+        return box
 
     def _get(self, enterprise_id: UUID, extension: str) -> Mailbox | None:
         key = Mailbox.create_id(User.create_id(enterprise_id, extension))
@@ -236,6 +246,8 @@ class VoicemailService:
         return box
 
     def folder(self, box: Mailbox) -> Path:
+        if box.group is not None:  # group voicemail: by owner, not extension
+            return self.storage / str(box.enterprise_id) / f"group-{box.user_id}"
         return self.storage / str(box.enterprise_id) / box.extension
 
     def _status(self, command: Command) -> CommandResult:
@@ -289,10 +301,16 @@ class VoicemailService:
             return
         who = f"{message.caller_name} ({message.caller})" if message.caller_name else (
             message.caller or "anonymous")
+        group = box.group
         mail = self.mailer.message(
             box.email, f"Voicemail from {who}, {message.seconds:.0f} s",
             f"{who} left you a message of {message.seconds:.0f} seconds at "
             f"{message.at:%Y-%m-%d %H:%M} UTC.\n", Path(message.path))
+        if group is not None:  # group voicemail (CORE-4, OPT-4): its name, and the cc
+            mail.replace_header("Subject", f"Voicemail for {group.name} from {who}, "
+                                           f"{message.seconds:.0f} s")
+            if group.cc:
+                mail["Cc"] = group.cc
         box_id, to = box.id, box.email
 
         def record_mailed() -> None:
@@ -465,7 +483,7 @@ class VoicemailService:
         return answer
 
     def _publish_mwi(self, box: Mailbox) -> None:
-        if self.mwi is not None:
+        if self.mwi is not None and box.group is None:  # no lamp for group boxes
             self.mwi.publish(self.mwi_headers(box))
 
     def wait_mail(self, timeout: float) -> None:

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 from gevent.pywsgi import WSGIServer
 
 from esl_controller.application import Pbx
+from esl_controller.click_to_call import ClickToCallService
 from esl_controller.errors import NotFoundError, PbxError, ValidationError
 from esl_controller.self_service import (
     PinRefusedError,
@@ -51,6 +52,7 @@ class DirectoryHttpServer:
                  app: Pbx | None = None) -> None:
         self.directory_provider = directory_provider
         self.app = app  # the store for self-service (/self/EXT); None: not offered
+        self.click_to_call: ClickToCallService | None = None  # POST /click-to-call (OPT-5)
         self._server = WSGIServer((host, port), self.wsgi, log=None, error_log=log)
 
     @property
@@ -70,6 +72,10 @@ class DirectoryHttpServer:
         method = environ.get("REQUEST_METHOD", "GET")
         if path == "/healthz" and method in ("GET", "HEAD"):
             return _reply(start_response, "200 OK", b"ok\n", "text/plain")
+        if path == "/click-to-call" and self.click_to_call is not None:
+            status, answer = click_to_call(self.click_to_call, environ)
+            return _reply(start_response, status, json.dumps(answer).encode(),
+                          "application/json")
         if path.startswith("/self/") and self.app is not None:
             status, answer = self_service(self.app, environ, path.removeprefix("/self/"))
             return _reply(start_response, status, json.dumps(answer).encode(),
@@ -121,6 +127,26 @@ def self_service(app: Pbx, environ: dict[str, Any], extension: str
     if changes:
         log.info("self-service: %s changed %s", extension, ", ".join(sorted(changes)))
     return "200 OK", settings_of(user)
+
+
+def click_to_call(service: ClickToCallService, environ: dict[str, Any]
+                  ) -> tuple[str, dict[str, object]]:
+    """``POST /click-to-call`` with ``token`` and ``number`` (a form or a JSON object)."""
+    if environ.get("REQUEST_METHOD", "GET") != "POST":
+        return "405 Method Not Allowed", {"error": "use POST"}
+    json_body = environ.get("CONTENT_TYPE", "").lower().startswith("application/json")
+    try:
+        fields = read_json(environ) if json_body else read_form(environ)
+    except BadRequestError as exc:
+        return "400 Bad Request", {"error": str(exc)}
+    if not isinstance(fields, dict):
+        return "400 Bad Request", {"error": "send a JSON object with token and number"}
+    code, answer = service.request(fields, environ.get("REMOTE_ADDR", ""))
+    return CLICK_TO_CALL_STATUS[code], answer
+
+
+CLICK_TO_CALL_STATUS = {202: "202 Accepted", 400: "400 Bad Request", 403: "403 Forbidden",
+                        429: "429 Too Many Requests", 503: "503 Service Unavailable"}
 
 
 def read_json(environ: dict[str, Any]) -> object:

@@ -121,6 +121,15 @@ def presence_headers(change: LineChange, event_count: int = 1) -> dict[str, str]
     }
 
 
+def park_slot_headers(slot: str, domain: str, occupied: bool, call_id: str) -> dict[str, str]:
+    """PRESENCE_IN for the lamp of park slot ``slot`` (issue 4): phones watch
+    ``park+SLOT@DOMAIN`` (mod_valet_parking's naming); it is on (confirmed) while a call
+    waits on the slot, off when it was retrieved, recalled or hung up."""
+    change = LineChange("", f"park+{slot}", domain, BUSY if occupied else IDLE, call_id,
+                        "inbound")
+    return presence_headers(change)
+
+
 def _combined(states: Iterable[str]) -> str:
     return max(states, key=RANK.__getitem__, default=IDLE)
 

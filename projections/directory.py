@@ -17,6 +17,20 @@ from eventsourcing.domain import DomainEvent
 from esl_controller.domain.enterprises import Enterprise
 from esl_controller.domain.hotdesk import HotDesk
 from esl_controller.domain.users import User
+from projections.call_services_fold import EVENTS as CALL_SERVICE_EVENTS  # pickup, park ...
+from projections.call_services_fold import CallServicesFold
+from projections.fax_fold import EVENTS as FAX_EVENTS  # fax to e-mail
+from projections.fax_fold import FaxFold
+from projections.group_voicemail_fold import EVENTS as GROUP_VOICEMAIL_EVENTS  # group vm
+from projections.group_voicemail_fold import GroupVoicemailFold
+from projections.hunt_groups_fold import EVENTS as HUNT_GROUP_EVENTS  # hunt groups
+from projections.hunt_groups_fold import HuntGroupsFold
+from projections.menus_fold import EVENTS as MENU_EVENTS  # IVR menus
+from projections.menus_fold import MenuFold
+from projections.night_fold import EVENTS as NIGHT_EVENTS  # night service, toolboxes
+from projections.night_fold import NightFold
+from projections.plans_fold import EVENTS as PLANS_EVENTS  # calling plans, capacity ...
+from projections.plans_fold import PlansFold
 from projections.targets import TargetIndex
 
 CONFIG_EVENTS: dict[str, tuple[str, ...]] = {
@@ -69,7 +83,15 @@ CONFIG_EVENTS: dict[str, tuple[str, ...]] = {
 }
 # The feature folds (projections/*_fold.py mixins of Directory) each declare their events in
 # a module constant EVENTS; merge them here (one line per fold):
-_FOLD_EVENTS: tuple[dict[str, tuple[str, ...]], ...] = ()
+_FOLD_EVENTS: tuple[dict[str, tuple[str, ...]], ...] = (
+    HUNT_GROUP_EVENTS,
+    GROUP_VOICEMAIL_EVENTS,
+    FAX_EVENTS,
+    NIGHT_EVENTS,
+    MENU_EVENTS,
+    CALL_SERVICE_EVENTS,
+    PLANS_EVENTS,
+)
 for _fold_events in _FOLD_EVENTS:
     CONFIG_EVENTS.update(_fold_events)
 TOPICS: tuple[str, ...] = tuple(
@@ -221,7 +243,7 @@ class HotDeskView:
 
 
 # Feature folds (projections/*_fold.py, each a TargetIndex subclass) go before TargetIndex.
-class Directory(TargetIndex):
+class Directory(HuntGroupsFold, GroupVoicemailFold, FaxFold, NightFold, MenuFold, CallServicesFold, PlansFold, TargetIndex):
     """Enterprises, users and every other call target, indexed the ways routing looks
     them up."""
 

@@ -34,6 +34,19 @@ class Message:
     mailed_to: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class GroupBox:
+    """What a group voicemail box (business / department voicemail) adds to a box: its
+    name and public numbers, the cc address, and greeting-only mode (``None``: callers
+    leave messages; ``"hangup"``; ``"forward:DEST"``)."""
+
+    name: str
+    numbers: tuple[str, ...] = ()
+    cc: str | None = None
+    greeting_only: str | None = None
+    removed: bool = False
+
+
 class Mailbox(Aggregate):
     """The voicemail box of one user, identified by the user's id (``uuid5``)."""
 
@@ -60,6 +73,7 @@ class Mailbox(Aggregate):
         self.pin_failures = 0
         self.locked_until: datetime | None = None
         self.keep = True  # False: e-mail only, the message leaves the box once mailed
+        self.group: GroupBox | None = None  # set for a group voicemail box (CORE-4, OPT-4)
         self._settings(email, email_audio, capacity_seconds, retention_days)
 
     def _settings(
@@ -165,3 +179,27 @@ class Mailbox(Aggregate):
     def remove_mailed(self, message_id: str, to: str) -> None:
         """E-mail only: the message went to ``to``; its audio and its place are freed."""
         self.messages.pop(message_id, None)
+
+    # -- group voicemail (CORE-4 business voicemail, OPT-4 department voicemail) ---------
+    @staticmethod
+    def group_owner_id(enterprise_id: UUID, name: str) -> UUID:
+        """The owner id a group box is keyed by (``create_id`` of it is the box's id)."""
+        return uuid5(enterprise_id, f"group-voicemail:{name.strip().lower()}")
+
+    @event("GroupMailboxConfigured")
+    def configure_group(
+        self, enterprise_id: UUID, name: str, extension: str, numbers: tuple[str, ...], email: str,
+        cc: str | None, greeting_only: str | None,
+    ) -> None:
+        """The box serves a group target: its extension, numbers, addresses and mode."""
+        self.enterprise_id = enterprise_id
+        self.extension = extension
+        self.email = email
+        self.group = GroupBox(name, tuple(numbers), cc, greeting_only)
+
+    @event("GroupMailboxRemoved")
+    def remove_group(self) -> None:
+        """The group box is gone: no extension or number reaches it any more."""
+        self.enabled = False
+        if self.group is not None:
+            self.group = replace(self.group, removed=True)

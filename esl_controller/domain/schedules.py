@@ -4,12 +4,15 @@ Pure: parsing and date maths only (time zones through ``zoneinfo``, holidays thr
 ``holidays`` library, both computed, no I/O). The ``Schedule`` aggregate records what an
 operator configured; routing reads the hours text and calls ``is_open`` with a ``now``.
 
-Hours grammar (case-insensitive), clauses separated by ``;``::
+Hours grammar (case-insensitive), clauses separated by ``;`` (or by ``,`` when a new set of
+days follows, as in ``mon-thu 08:30-17:30, fri 08:30-16:00``)::
 
     clause := DAYS (TIMES | "closed")
     DAYS   := DAY[,DAY...]   DAY := mon..sun | mon-fri (a range, may wrap: fri-mon)
                              | daily | weekdays | weekend   (full names also accepted)
     TIMES  := HH:MM-HH:MM[,HH:MM-HH:MM...]   (24:00 only as an end; end after start)
+    closure := DATE[..DATE] "closed"          (extra closed days, e.g. a company outing:
+                                               2026-06-12 closed; 2026-12-24..2026-12-31 closed)
 
 Clauses apply in order: times add to the named days, ``closed`` clears them, so
 ``daily 08:00-18:00; sun closed`` is shut on Sundays. Overlapping times are allowed.
@@ -42,6 +45,8 @@ DAY_GROUPS: dict[str, tuple[int, ...]] = {
 DAY_SECONDS = 24 * 3600
 _TIME_RE = re.compile(r"(\d{1,2}):(\d{2})")
 _RANGE_RE = re.compile(r"\s*(\S+?)\s*-\s*(\S+)\s*")
+DATES_RE = re.compile(r"\d{4}-\d{2}-\d{2}(\.\.\d{4}-\d{2}-\d{2})?")
+MAX_CLOSURE_DAYS = 366
 
 
 class ScheduleError(ValidationError):
@@ -68,32 +73,116 @@ class Interval:
 
 
 def parse_hours(text: str) -> tuple[Interval, ...]:
-    """``"mon-fri 08:30-12:00,13:00-17:30; sat 10:00-14:00"`` -> sorted intervals.
+    """``"mon-thu 08:30-17:30, fri 08:30-16:00; sat 10:00-14:00"`` -> sorted intervals.
 
+    Clauses are separated by ``;`` or by ``,`` before a new set of days; within a clause
+    ``,`` separates days (``mon,wed``) and time ranges (``08:30-12:00,13:00-17:30``).
     Raises ``ScheduleError`` naming the part that does not parse.
     """
+    return _parse(text)[0]
+
+
+def parse_closures(text: str) -> tuple[Closure, ...]:
+    """The extra closed days of the hours text (``2026-12-24..2026-12-31 closed``), sorted."""
+    return _parse(text)[1]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Closure:
+    """Closed all day from ``first`` through ``last`` (local dates), e.g. a company outing."""
+
+    first: date
+    last: date
+
+    def contains(self, day: date) -> bool:
+        return self.first <= day <= self.last
+
+    def describe(self) -> str:
+        if self.first == self.last:
+            return self.first.isoformat()
+        return f"{self.first.isoformat()}..{self.last.isoformat()}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(text: str) -> tuple[tuple[Interval, ...], tuple[Closure, ...]]:
     clauses = [c.strip() for c in text.strip().lower().split(";")]
     if not any(clauses):
         raise ScheduleError("empty hours: give e.g. 'mon-fri 08:30-17:30'")
     week: dict[int, set[tuple[int, int]]] = {d: set() for d in range(7)}
+    closures: set[Closure] = set()
     for clause in clauses:
         if not clause:
             continue  # a trailing or doubled ';'
-        days_text, _, times_text = clause.partition(" ")
-        days = _parse_days(days_text)
-        times_text = times_text.strip()
-        if not times_text:
-            raise ScheduleError(f"no times for {days_text!r}: give e.g. '08:30-17:30' or 'closed'")
-        if times_text == "closed":
+        _parse_clause(clause, week, closures)
+    intervals = tuple(
+        Interval(day, start, end) for day in range(7) for start, end in sorted(week[day])
+    )
+    return intervals, tuple(sorted(closures))
+
+
+def _parse_clause(
+    clause: str, week: dict[int, set[tuple[int, int]]], closures: set[Closure]
+) -> None:
+    """One ``;`` clause: items separated by ``,``, each days (+ times), more times, or a
+    closure."""
+    pending: list[str] = []  # day items waiting for their times: "mon" of "mon,wed 09:00-.."
+    days: tuple[int, ...] | None = None  # the days the following times belong to
+    for item in (part.strip() for part in clause.split(",")):
+        first, _, rest = item.partition(" ")
+        rest = rest.strip()
+        if DATES_RE.fullmatch(first):
+            if rest != "closed":
+                raise ScheduleError(f"bad closure {item!r}: use e.g. '2026-06-12 closed'")
+            closures.add(_parse_closure(first))
+            continue
+        found = _days_or_none(first) if item else None
+        if found is None:
+            if pending:
+                raise ScheduleError(
+                    f"no times for {','.join(pending)!r}: give e.g. '08:30-17:30' or 'closed'")
+            if days is None:
+                _parse_days(first)  # raises, naming the day that does not parse
+                raise ScheduleError(f"bad clause {item!r}: start with days, e.g. 'mon-fri'")
+            span = _parse_span(item)
+            for day in days:
+                week[day].add(span)
+            continue
+        if not rest:
+            pending.append(first)
+            continue
+        days = tuple(dict.fromkeys([*(d for p in pending for d in _parse_days(p)), *found]))
+        pending = []
+        if rest == "closed":
             for day in days:
                 week[day].clear()
             continue
-        spans = [_parse_span(part) for part in times_text.split(",")]
+        span = _parse_span(rest)
         for day in days:
-            week[day].update(spans)
-    return tuple(
-        Interval(day, start, end) for day in range(7) for start, end in sorted(week[day])
-    )
+            week[day].add(span)
+    if pending:
+        raise ScheduleError(
+            f"no times for {','.join(pending)!r}: give e.g. '08:30-17:30' or 'closed'")
+
+
+def _parse_closure(text: str) -> Closure:
+    first_text, _, last_text = text.partition("..")
+    try:
+        first = date.fromisoformat(first_text)
+        last = date.fromisoformat(last_text) if last_text else first
+    except ValueError:
+        raise ScheduleError(f"bad date in {text!r}: use YYYY-MM-DD") from None
+    if last < first:
+        raise ScheduleError(f"bad closure {text!r}: the last day is before the first")
+    if (last - first).days >= MAX_CLOSURE_DAYS:
+        raise ScheduleError(f"bad closure {text!r}: at most {MAX_CLOSURE_DAYS} days")
+    return Closure(first, last)
+
+
+def _days_or_none(text: str) -> tuple[int, ...] | None:
+    try:
+        return _parse_days(text)
+    except ScheduleError:
+        return None
 
 
 def _parse_days(text: str) -> tuple[int, ...]:
@@ -158,7 +247,7 @@ class Decision:
 
 def decide(hours: str, holidays_country: str | None, timezone: str, at: datetime) -> Decision:
     """Open or closed at the aware instant ``at``, seen in ``timezone``, with the reason."""
-    intervals = parse_hours(hours)
+    intervals, closures = _parse(hours)
     if at.tzinfo is None or at.utcoffset() is None:
         raise ScheduleError(f"a moment needs a UTC offset or time zone: {at.isoformat()!r}")
     local = at.astimezone(zone(timezone))
@@ -167,6 +256,9 @@ def decide(hours: str, holidays_country: str | None, timezone: str, at: datetime
         name = holiday_name(holidays_country, local.date())
         if name is not None:
             return Decision(False, local, f"closed: {when} is {name}, a holiday in {holidays_country}")
+    closure = next((c for c in closures if c.contains(local.date())), None)
+    if closure is not None:
+        return Decision(False, local, f"closed: {when} is an extra closed day ({closure.describe()})")
     day = local.weekday()
     second = local.hour * 3600 + local.minute * 60 + local.second
     for interval in intervals:
@@ -214,10 +306,11 @@ def _calendar(country: str, year: int) -> dict[date, str]:
 
 def describe(hours: str) -> str:
     """Plain words: ``"Monday to Friday 08:30-17:30; Saturday and Sunday closed"``."""
-    intervals = parse_hours(hours)
+    intervals, closures = _parse(hours)
+    extra = "".join(f"; closed {c.describe()}" for c in closures)
     per_day = [_merged([(i.start, i.end) for i in intervals if i.day == d]) for d in range(7)]
     if all(spans == [(0, DAY_SECONDS)] for spans in per_day):
-        return "open all day, every day"
+        return "open all day, every day" + extra
     runs: list[tuple[int, int, list[tuple[int, int]]]] = []
     for day, spans in enumerate(per_day):
         if runs and runs[-1][2] == spans:
@@ -233,7 +326,7 @@ def describe(hours: str) -> str:
             parts.append(f"{days} all day")
         else:
             parts.append(f"{days} " + " and ".join(f"{_clock(a)}-{_clock(b)}" for a, b in spans))
-    return "; ".join(parts)
+    return "; ".join(parts) + extra
 
 
 def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -10,15 +10,19 @@ variable, read back from its completion.
 from __future__ import annotations
 
 from esl_controller.esl.server import ControllerSession
-from esl_controller.routing.actions import CollectDigits, Record
-from esl_controller.routing.outcomes import Digits, Outcome, Recorded
+from esl_controller.routing.actions import CollectDigits, ReceiveFax, Record
+from esl_controller.routing.outcomes import Digits, FaxReceived, Outcome, Recorded
 
-__all__ = ["Digits", "Recorded", "execute", "digits_arg", "record_arg"]
+__all__ = ["Digits", "Recorded", "execute", "digits_arg", "fax_result", "record_arg"]
 
 SILENCE_THRESHOLD = 200  # energy level below which audio counts as silence
 DIGITS_VARIABLE = "pbx_collected_digits"
 INVALID_PROMPT = "silence_stream://250"
 MARGIN_SECONDS = 10.0
+# Fax (OPT-3): T.38 when the sender offers or accepts it, else G.711 audio; a long fax at
+# 9600 bit/s takes minutes, so the wait is generous but bounded.
+FAX_VARIABLES = "fax_enable_t38=true fax_enable_t38_request=true"
+MAX_FAX_SECONDS = 3600.0
 
 
 def record_arg(action: Record) -> str:
@@ -49,8 +53,30 @@ def recorded_seconds(complete: dict[str, str]) -> float:
     return 0.0
 
 
-def execute(sess: ControllerSession, action: Record | CollectDigits, timeout: float) -> Outcome:
-    """Run a Record or CollectDigits over ESL and read its result from the completion."""
+def fax_result(path: str, complete: dict[str, str]) -> FaxReceived:
+    """What ``rxfax`` left on the channel (mod_spandsp's phase E handler sets these)."""
+
+    def var(name: str) -> str:
+        return (complete.get(f"variable_{name}") or "").strip()
+
+    try:
+        pages = max(0, int(var("fax_document_transferred_pages") or 0))
+    except ValueError:
+        pages = 0
+    ok = var("fax_success") == "1"
+    reason = var("fax_result_text") or ("" if ok else "no fax result")
+    return FaxReceived(path, pages, ok, reason, var("fax_result_code"),
+                       var("fax_remote_station_id"))
+
+
+def execute(sess: ControllerSession, action: Record | CollectDigits | ReceiveFax,
+            timeout: float) -> Outcome:
+    """Run a Record, CollectDigits or ReceiveFax over ESL and read its result from the
+    completion."""
+    if isinstance(action, ReceiveFax):
+        sess.execute("multiset", FAX_VARIABLES, timeout, wait=False)
+        complete = sess.execute("rxfax", action.path, timeout=MAX_FAX_SECONDS)
+        return fax_result(action.path, complete)
     if isinstance(action, Record):
         wait = max(timeout, action.max_seconds + MARGIN_SECONDS)
         complete = sess.execute("record", record_arg(action), timeout=wait)

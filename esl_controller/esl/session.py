@@ -35,14 +35,20 @@ from esl_controller.routing.actions import (
     Hangup,
     Playback,
     PreAnswer,
+    ReceiveFax,  # fax to e-mail (OPT-3)
     Record,
     Ring,
+)
+from esl_controller.routing.actions import (
+    Execute as ExecuteApp,  # call services (issue 4)
 )
 from esl_controller.routing.causes import HangupCause
 from esl_controller.routing.context import CallContext, Origin
 from esl_controller.routing.outcomes import (
     CommandResult,
     Done,
+    Executed,  # call services (issue 4)
+    FaxReceived,  # fax to e-mail (OPT-3)
     Outcome,
     Rang,
     Recorded,
@@ -59,7 +65,10 @@ COMMAND_TIMEOUT = 5.0
 MEDIA_TIMEOUT = 60.0
 MAX_CALL_SECONDS = 4 * 3600
 LINGER_SECONDS = 30
-BRIDGE_VARIABLES = "hangup_after_bridge=true continue_on_fail=true"
+# transfer_ringback: the ring tone a caller already answered (a menu, an announcement) hears
+# while a bridge rings; the Dutch ring cadence, 425 Hz 1 s on, 4 s off.
+BRIDGE_VARIABLES = ("hangup_after_bridge=true continue_on_fail=true "
+                    "transfer_ringback=%(1000,4000,425)")
 HOLD_EVENTS = "event plain CHANNEL_HOLD CHANNEL_UNHOLD"
 OUTCOME_BY_CAUSE = {
     HangupCause.USER_BUSY: "busy",
@@ -74,6 +83,9 @@ OUTCOME_BY_RESULT = {
     RingResult.REJECTED: "rejected",
     RingResult.FAILED: "failed",
 }
+
+
+CHANNEL_SERVICES = ("pickup", "park", "conference")  # Commands given the caller's channel
 
 
 class CallerGoneError(Exception):
@@ -190,6 +202,7 @@ class CallRun:
         self.routed: tuple[str, str | None] = ("", None)
         self.bridged_leg: str | None = None  # the leg the caller is bridged to right now
         self.first_leg: str | None = None  # the leg that answered
+        self.ringback_set: str | None = None  # custom ringback set on the channel (issue 4)
         self.log = logging.LoggerAdapter(log, {"call": ctx.call_id})
 
     # -- the call ------------------------------------------------------------------------
@@ -252,6 +265,7 @@ class CallRun:
             return False
         if cls.caller_user and cls.enterprise_id:
             self.services.lines.add(cls.enterprise_id, cls.caller_user, self.ctx.call_id)
+        self.services.lines.calls.offered(self.ctx.call_id, self.channel)  # pickup, park
         decision = "; ".join(s.detail for s in self.trace.steps)
         self.log.info("call %s routed: %s", self.ctx.call_id, decision)
         return True
@@ -295,11 +309,14 @@ class CallRun:
                     self.sess.hangup(action.cause.value, timeout=COMMAND_TIMEOUT)
             elif isinstance(action, Ring):
                 return self._ring(action)
-            elif isinstance(action, (Record, CollectDigits)):
+            elif isinstance(action, (Record, CollectDigits, ReceiveFax)):
                 outcome = media.execute(self.sess, action, MEDIA_TIMEOUT)
-                if self.sess.hangup_headers is not None and not isinstance(outcome, Recorded):
+                if self.sess.hangup_headers is not None and not isinstance(
+                        outcome, (Recorded, FaxReceived)):  # a fax machine hangs up when done
                     raise CallerGoneError
                 return outcome
+            elif isinstance(action, ExecuteApp):
+                return self._execute_app(action)
             elif isinstance(action, Command) and action.service == "session":
                 return self._session_command(action)
             elif isinstance(action, Command):
@@ -307,6 +324,9 @@ class CallRun:
                 if handler is None:
                     self.log.error("call %s: no service %r", self.ctx.call_id, action.service)
                     return CommandResult(False, "no such service")
+                if action.service in CHANNEL_SERVICES:  # they need the caller's channel
+                    action = Command(action.service, action.name,
+                                     (*action.args, ("channel", self.channel)))
                 return handler(action, self.ctx)
         except OutboundSessionHasGoneAway:
             raise CallerGoneError from None
@@ -338,10 +358,15 @@ class CallRun:
             self.sess.execute("multiset", f"{BRIDGE_VARIABLES} hold_music={self.hold_music}",
                               COMMAND_TIMEOUT, wait=False)
             self.bridge_prepared = True
-        complete = self.sess.execute(
-            "bridge", dial_string(ring, self.hold_music, self.ctx.domain),
-            timeout=ring.timeout + MAX_CALL_SECONDS,
-        )
+        self._set_ringback(ring)  # call services: custom ringback, ringing index (pickup)
+        self._mark_ringing(ring)
+        try:
+            complete = self.sess.execute(
+                "bridge", dial_string(ring, self._callee_hold_music(ring), self.ctx.domain),
+                timeout=ring.timeout + MAX_CALL_SECONDS,
+            )
+        finally:
+            self.services.lines.calls.stop_ringing(self.channel)
         if self.answered_by is not None:
             self._check_blind_transfer(complete)
             return Rang(RingResult.ANSWERED, HangupCause.NORMAL_CLEARING, self.answered_by)
@@ -365,7 +390,7 @@ class CallRun:
         if self.call is None:
             return
         other = headers.get("Other-Leg-Destination-Number", "")
-        by = self.answered_as or next(
+        by = self.services.lines.calls.picked_by(self.channel) or self.answered_as or next(
             (t for t in self.ringing if t == other), self.ringing[0] if self.ringing else other
         )
         now = self.services.clock()
@@ -382,10 +407,59 @@ class CallRun:
         self.call.bridge(headers.get("Other-Leg-Channel-Name", by), now)
         self.services.writer.save_later(self.call)
 
+    # -- call services (issue 4): pickup, park, conference, music on hold, ringback --------
+    def _execute_app(self, action: ExecuteApp) -> Executed:
+        """Run an application until it returns; bridged meanwhile (intercept) or not."""
+        if action.variables:
+            assignments = " ".join(f"{k}={v}" for k, v in action.variables)
+            self.sess.execute("multiset", assignments, COMMAND_TIMEOUT, wait=False)
+        if action.answered_as is not None:
+            self.answered_as = action.answered_as
+        before = self.answered_by
+        complete = self.sess.execute(action.app, action.arg, timeout=MAX_CALL_SECONDS)
+        bridged = before is None and self.answered_by is not None
+        if self.sess.hangup_headers is not None and not bridged:
+            raise CallerGoneError
+        return Executed(complete.get("Application-Response", ""), bridged)
+
+    def _choice(self, what: str, extension: str | None, *more: str | None) -> str | None:
+        enterprise_id = self.trace.classification.enterprise_id
+        if not enterprise_id:
+            return None
+        directory = self.services.directory()
+        chosen = getattr(directory, what, None)
+        return chosen(uuid.UUID(enterprise_id), extension, *more) if chosen is not None else None
+
+    def _callee_hold_music(self, ring: Ring) -> str:
+        """What the caller hears when the called user holds: that user's choice."""
+        first = ring.targets[0].label() if len(ring.targets) == 1 else None
+        return self._choice("hold_music_of", first) or self.services.settings.hold_music_for(
+            self.trace.classification.enterprise_id)
+
+    def _set_ringback(self, ring: Ring) -> None:
+        """``ringback`` / ``transfer_ringback`` on the A-leg: the callee's or enterprise's."""
+        first = ring.targets[0].label() if ring.targets else None
+        tone = self._choice("ringback_of", first, self.ctx.destination)  # user, group
+        if tone and tone != self.ringback_set:
+            self.sess.execute("multiset", f"ringback={tone} transfer_ringback={tone}",
+                              COMMAND_TIMEOUT, wait=False)
+            self.ringback_set = tone
+
+    def _mark_ringing(self, ring: Ring) -> None:
+        from esl_controller.routing.actions import UserDevices
+
+        enterprise_id = self.trace.classification.enterprise_id
+        for target in ring.targets:
+            if enterprise_id and isinstance(target, UserDevices):
+                self.services.lines.calls.ring(enterprise_id, target.extension, self.channel)
+
     # -- during the call (USR-11) ----------------------------------------------------------
     @property
     def hold_music(self) -> str:
-        return self.services.settings.hold_music_for(self.trace.classification.enterprise_id)
+        """What the other party hears when the caller's phone holds: the caller's choice,
+        else the enterprise's (``pbx moh``), else the switch-wide setting."""
+        return self._choice("hold_music_of", self.trace.classification.caller_user) or (
+            self.services.settings.hold_music_for(self.trace.classification.enterprise_id))
 
     def _party(self, headers: dict[str, str]) -> str:
         """Who a channel event is about: the caller (A-leg) or the answering party."""

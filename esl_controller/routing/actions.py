@@ -129,4 +129,26 @@ class Command:
         return next((v for k, v in self.args if k == key), default)
 
 
-Action = Answer | PreAnswer | Playback | Ring | Hangup | Record | CollectDigits | Command
+@dataclass(frozen=True, slots=True)
+class Execute:
+    """Run one dialplan application on the caller's channel until it returns (call
+    services, issue 4): ``intercept UUID`` (pickup, retrieving a parked call),
+    ``three_way UUID`` (barge-in), ``conference ROOM@default``, ``playback`` of hold music
+    while parked. ``variables`` are set on the channel first (``multiset``); when the
+    channel is bridged meanwhile, the answer is recorded as ``answered_as``'s."""
+
+    app: str
+    arg: str
+    variables: tuple[tuple[str, str], ...] = ()
+    answered_as: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiveFax:
+    """Receive a fax into ``path`` (a TIFF file) with mod_spandsp's ``rxfax`` (OPT-3)."""
+
+    path: str
+
+
+Action = (Answer | PreAnswer | Playback | Ring | Hangup | Record | CollectDigits | Command
+          | Execute | ReceiveFax)

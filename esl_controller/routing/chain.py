@@ -16,10 +16,13 @@ from esl_controller.routing.actions import Action, Command
 from esl_controller.routing.alerting import alerting, do_not_disturb
 from esl_controller.routing.criteria import caller_matches, schedule_open
 from esl_controller.routing.incoming import IncomingCall
+from esl_controller.routing.intercept_group import user_intercept as _group_intercept
+from esl_controller.routing.night import user_night_service  # CORE-3, first of the chain
 from esl_controller.routing.outcomes import CommandResult, Outcome
 from esl_controller.routing.script import Script
 
 SERVICE_ORDER: tuple[str, ...] = (
+    "night-service",
     "intercept",
     "selective-rejection",
     "anonymous-rejection",
@@ -33,7 +36,8 @@ SERVICE_ORDER: tuple[str, ...] = (
 Service = Callable[[IncomingCall], Generator[Action, Outcome, bool]]
 
 SERVICES: dict[str, Service] = {
-    "intercept": screening.intercept,
+    "night-service": user_night_service,
+    "intercept": _group_intercept,  # the intercept group (issue 4), then USR-15
     "selective-rejection": screening.selective_rejection,
     "anonymous-rejection": screening.anonymous_rejection,
     "selective-acceptance": screening.selective_acceptance,

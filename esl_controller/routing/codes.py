@@ -56,6 +56,8 @@ INTERCOM = "*96"  # *96 + extension: the colleague's desk phone answers by itsel
 SPEED_DIAL_PREFIX = "#"  # #2..#9 and #00..#99 dial a speed dial slot
 CALLBACK_ON_BUSY = "*5"  # *5: call me back when the busy colleague is free; *5 + EXT
 CALLBACK_CANCEL = "*55"  # cancel the pending automatic callback
+HUNT_SIGN_OUT = "*35"  # *35 + hunt group extension: sign out of the group (CORE-2)
+HUNT_SIGN_IN = "*36"  # *36 + hunt group extension: sign in to it again
 
 
 def feature_code(
@@ -71,6 +73,10 @@ def feature_code(
         from esl_controller.routing import hotdesk
 
         return hotdesk.feature_code(ctx, caller, trace)
+    if dialled[:3] in (HUNT_SIGN_OUT, HUNT_SIGN_IN):  # hunt group sign out / in (CORE-2)
+        from esl_controller.routing import hunt_group
+
+        return hunt_group.feature_code(ctx, caller, trace)
     code = dialled[:3]
     entry = CODES.get(code)
     if entry is None:

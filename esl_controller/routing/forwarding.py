@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Generator
 
-from esl_controller.domain.calling_plan import allows
 from esl_controller.domain.numbers import classify, national_format
+from esl_controller.routing import calling_plan  # the user's plan (GRP-1)
 from esl_controller.routing.actions import Action, GatewayNumber, Hangup, Ring
 from esl_controller.routing.criteria import caller_matches, schedule_open
 from esl_controller.routing.incoming import MAX_DIVERSIONS, IncomingCall
@@ -83,7 +83,7 @@ def _external(call: IncomingCall, rule: ForwardRule) -> Diversion:
     number = rule.destination
     klass = classify(number, call.enterprise.country)
     user = call.user
-    if not allows(klass):
+    if not calling_plan.permitted(call.directory, call.enterprise, user, number, klass):
         call.trace.add("forwarding", f"{klass.value} blocked",
                        f"{rule.kind} forwarding of {user.extension} to {number} refused: the "
                        f"outgoing calling plan does not allow {klass.value} numbers")

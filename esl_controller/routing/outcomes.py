@@ -70,4 +70,27 @@ class CommandResult:
     value: str = ""
 
 
-Outcome = Done | Rang | Recorded | Digits | CommandResult
+@dataclass(frozen=True, slots=True)
+class Executed:
+    """Result of an Execute: FreeSWITCH's Application-Response, and whether the channel
+    was bridged to another party while the application ran (e.g. intercept connected)."""
+
+    response: str
+    bridged: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FaxReceived:
+    """Result of a ReceiveFax: FreeSWITCH's ``fax_success`` (``ok``), the pages received
+    (``fax_document_transferred_pages``), ``fax_result_code`` / ``fax_result_text``
+    (``reason``) and the sender's station id (``fax_remote_station_id``)."""
+
+    path: str
+    pages: int
+    ok: bool
+    reason: str
+    code: str = ""
+    remote_station: str = ""
+
+
+Outcome = Done | Rang | Recorded | Digits | CommandResult | Executed | FaxReceived

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from esl_controller.domain.calling_plan import allows
+from esl_controller.domain.calling_plan import OutgoingPlan
 from esl_controller.domain.numbers import (
     EMERGENCY_NUMBERS,
     NumberClass,
@@ -22,7 +22,23 @@ from esl_controller.domain.numbers import (
     national_format,
     try_normalise,
 )
-from esl_controller.routing import announcements, call_control, codes, hotdesk, targets
+from esl_controller.routing import (
+    announcements,
+    call_control,
+    calling_plan,  # calling plans, call capacity (GRP-1/2)
+    codes,
+    hotdesk,
+    targets,
+)
+from esl_controller.routing import conference as _conference  # noqa: F401 - kind "conference"
+from esl_controller.routing import fax as _fax  # noqa: F401 - registers kind "fax"
+from esl_controller.routing import group_voicemail as _group_vm  # noqa: F401 - its kind
+from esl_controller.routing import hunt_group as _hunt  # noqa: F401 - kind "hunt-group"
+from esl_controller.routing import menu as _menu  # noqa: F401 - registers kind "menu"
+from esl_controller.routing import night as _night  # noqa: F401 - registers its frame
+from esl_controller.routing import park as _park  # noqa: F401 - registers kind "park"
+from esl_controller.routing import pickup as call_pickup  # *8 *97 *33 (USR-13)
+from esl_controller.routing import toolbox as _toolbox  # noqa: F401 - frame and fallback
 from esl_controller.routing.actions import GatewayNumber, Hangup, Playback, PreAnswer, Ring
 from esl_controller.routing.causes import HangupCause
 from esl_controller.routing.chain import incoming_call
@@ -52,8 +68,8 @@ def route_call(
     """
     where = Where(directory, settings, now, busy)
     if ctx.origin is Origin.INTERNAL:
-        return _from_user(ctx, where, trace)
-    return _from_network(ctx, where, trace)
+        return calling_plan.guard(_from_user(ctx, where, trace), ctx, where, trace)  # GRP-2
+    return calling_plan.guard(_from_network(ctx, where, trace), ctx, where, trace)
 
 
 def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
@@ -100,12 +116,15 @@ def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
         ctx = replace(ctx, destination=dialled, privacy=True)
     if dialled in EMERGENCY_NUMBERS:
         # Before extensions: an emergency call must never ring a colleague.
-        return _outgoing(ctx, enterprise, caller, dialled, settings, trace)
+        return _outgoing(ctx, enterprise, caller, dialled, settings, trace,
+                         where.directory.calling_plan_for(enterprise.id, caller.extension))
     if call_control.handles(dialled):  # *69 *66 #N *74 *75 *96 (USR-11/12/20)
         return call_control.call_control(
             ctx, directory, enterprise, caller, trace, where.busy,
             lambda again: _from_user(again, where, trace),
         )
+    if call_pickup.handles(dialled):  # *8 *97EXT *33EXT: pickup, barge-in (USR-13)
+        return call_pickup.feature_code(ctx, directory, enterprise, caller, trace)
     if dialled.startswith("*"):
         return codes.feature_code(ctx, enterprise, caller, trace)
     callee = directory.user(enterprise.id, dialled)
@@ -148,7 +167,8 @@ def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
         owner_enterprise = directory.enterprises[owner.enterprise_id]
         same = owner.enterprise_id == enterprise.id
         return _to_user(ctx, where, owner_enterprise, owner, caller, trace, internal=same)
-    return _outgoing(ctx, enterprise, caller, e164, settings, trace)
+    return _outgoing(ctx, enterprise, caller, e164, settings, trace,
+                     where.directory.calling_plan_for(enterprise.id, caller.extension))
 
 
 def _from_network(ctx: CallContext, where: Where, trace: Trace) -> Script:
@@ -203,6 +223,10 @@ def _to_user(
     trace: Trace,
     internal: bool,
 ) -> Script:
+    refusal = calling_plan.entry_refusal(  # GRP-1: internal calls, incoming plan
+        ctx, where, enterprise, callee, caller, internal and caller is not None, trace)
+    if refusal is not None:
+        return refusal
     if callee.privacy:  # USR-19
         trace.add("privacy", "private user",
                   f"{callee.extension} is private: no busy lamp for colleagues, no pickup by "
@@ -239,6 +263,10 @@ def _to_target(
     trace: Trace,
 ) -> Script:
     """A call to a hunt group, menu, ...: its frames and script (routing/targets.py)."""
+    refusal = calling_plan.entry_refusal(  # GRP-1: internal calls, incoming plan
+        ctx, where, enterprise, None, caller, caller is not None, trace)
+    if refusal is not None:
+        return refusal
     cls = trace.classification
     cls.kind = "internal" if caller is not None else "inbound"
     cls.target_user = None
@@ -257,30 +285,32 @@ def _outgoing(
     number: str,
     settings: RoutingSettings,
     trace: Trace,
+    plan: OutgoingPlan | None = None,  # the caller's effective calling plan (GRP-1)
 ) -> Script:
     cls = trace.classification
     cls.kind = "outbound"
     klass = classify(number, enterprise.country)
     shown = number if klass is NumberClass.EMERGENCY else national_format(number)
-    if not allows(klass):
-        trace.add(
-            "calling plan",
-            f"{klass.value} blocked",
-            f"{shown} is a {klass.value} number, which the outgoing calling plan blocks",
-        )
+    verdict = calling_plan.judge(plan or OutgoingPlan(), klass, number, enterprise, caller,
+                                 shown, trace)
+    if verdict == "blocked":
         return _refuse(trace, HangupCause.OUTGOING_CALL_BARRED)
     if settings.gateway is None:
         trace.add("gateway", "none configured", "no gateway is configured for external calls")
         return _refuse(trace, HangupCause.NO_ROUTE_DESTINATION)
     presented, why = _identity(ctx, enterprise, caller)
-    trace.add(
+    step = (
         "outgoing",
         f"{klass.value} number via gateway",
         f"{shown} ({klass.value}) out through gateway {settings.gateway!r}, "
         f"presenting {presented} ({why})",
     )
     target = GatewayNumber(settings.gateway, number)
-    return _ring_out(target, presented, caller.name, trace, privacy=presented == "anonymous")
+    out = _ring_out(target, presented, caller.name, trace, privacy=presented == "anonymous")
+    if verdict == "pin":  # the enhanced plan: the PIN first, then out (GRP-1)
+        return calling_plan.pin_first(enterprise, caller, trace, out, step)
+    trace.add(*step)
+    return out
 
 
 def _identity(ctx: CallContext, enterprise: EnterpriseView, caller: UserView) -> tuple[str, str]:

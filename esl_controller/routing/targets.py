@@ -18,9 +18,8 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from esl_controller.domain.calling_plan import allows
 from esl_controller.domain.numbers import classify, national_format, try_normalise
-from esl_controller.routing import announcements
+from esl_controller.routing import announcements, calling_plan
 from esl_controller.routing.actions import Action, GatewayNumber, Hangup, Playback, PreAnswer, Ring
 from esl_controller.routing.causes import HangupCause
 from esl_controller.routing.context import CallContext
@@ -179,7 +178,8 @@ def external(source: Source, e164: str, why: str, reason: str = "unconditional",
     """Out through the gateway, if the outgoing calling plan allows the number's class."""
     trace, enterprise = source.trace, source.enterprise
     klass = classify(e164, enterprise.country)
-    if not allows(klass):
+    user = source.user if isinstance(source, IncomingCall) else None  # GRP-1: whose plan
+    if not calling_plan.permitted(source_where(source).directory, enterprise, user, e164, klass):
         trace.add("calling plan", f"{klass.value} blocked",
                   f"{why}: {national_format(e164)} is a {klass.value} number, which the "
                   "outgoing calling plan blocks")

@@ -79,18 +79,31 @@ def leave_message(call: IncomingCall, reason: str) -> ServiceScript:
         call.trace.add("voicemail", "no mailbox", f"{ext} has no voicemail box")
         return False
     info = parse_value(status.value)
+    greeting = info.get("greeting") or (GREETING_BUSY if reason == "busy" else GREETING_UNAVAILABLE)
+    kind = "personal" if info.get("greeting") else "standard"
+    yield from take_message(
+        box, info, ext, call.trace, call.presented_number, call.presented_name, greeting,
+        (f"{reason} greeting", f"{ext} is {reason.replace('-', ' ')}: caller hears the {kind} "
+                               "greeting"))
+    return True
+
+
+def take_message(
+    box: tuple[tuple[str, str], ...], info: dict[str, str], owner: str, trace: Trace,
+    caller: str, caller_name: str, greeting: str, greeting_step: tuple[str, str],
+) -> Generator[Action, Outcome, None]:
+    """Answer, play ``greeting`` and a beep, record, deposit, hang up: the part a user's box
+    and a group box (routing/group_voicemail.py) share. ``info`` is the box's status;
+    ``owner`` names the box in the trace."""
     seconds_left = int(info.get("seconds_left", "0") or 0)
     yield Answer()
     if seconds_left < 1:
-        call.trace.add("voicemail", "mailbox full",
-                       f"the voicemail box of {ext} is full: the caller hears so, nothing recorded")
+        trace.add("voicemail", "mailbox full",
+                  f"the voicemail box of {owner} is full: the caller hears so, nothing recorded")
         yield Playback(MAILBOX_FULL)
         yield Hangup(HangupCause.NORMAL_CLEARING)
-        return True
-    greeting = info.get("greeting") or (GREETING_BUSY if reason == "busy" else GREETING_UNAVAILABLE)
-    kind = "personal" if info.get("greeting") else "standard"
-    call.trace.add("voicemail", f"{reason} greeting",
-                   f"{ext} is {reason.replace('-', ' ')}: caller hears the {kind} greeting")
+        return
+    trace.add("voicemail", *greeting_step)
     yield Playback(greeting)
     yield Playback(BEEP)
     limit = min(MAX_MESSAGE_SECONDS, seconds_left)
@@ -98,21 +111,20 @@ def leave_message(call: IncomingCall, reason: str) -> ServiceScript:
     recorded = yield Record(path, limit, SILENCE_SECONDS)
     seconds = recorded.seconds if isinstance(recorded, Recorded) else 0.0
     if seconds <= 0:
-        call.trace.add("voicemail", "nothing recorded", "the caller left no message")
+        trace.add("voicemail", "nothing recorded", "the caller left no message")
     else:
         deposit = yield from _ask("deposit", (
             *box, ("path", path), ("seconds", f"{seconds:.3f}"),
-            ("caller", call.presented_number), ("caller_name", call.presented_name),
+            ("caller", caller), ("caller_name", caller_name),
         ))
         if deposit.ok:
-            call.trace.classification.outcome = "voicemail"
-            call.trace.add("voicemail", "message left",
-                           f"a message of {seconds:.0f} s was left for {ext} (at most {limit} s)")
+            trace.classification.outcome = "voicemail"
+            trace.add("voicemail", "message left",
+                      f"a message of {seconds:.0f} s was left for {owner} (at most {limit} s)")
         else:
-            call.trace.add("voicemail", "message not kept",
-                           f"the message for {ext} was not kept: {deposit.value}")
+            trace.add("voicemail", "message not kept",
+                      f"the message for {owner} was not kept: {deposit.value}")
     yield Hangup(HangupCause.NORMAL_CLEARING)
-    return True
 
 
 def _digits(prompt: str, low: int, high: int, timeout: int = 5, terminators: str = "",

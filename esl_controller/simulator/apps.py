@@ -6,7 +6,7 @@ import time
 import uuid as uuidlib
 from typing import TYPE_CHECKING
 
-from . import media
+from . import call_services, media
 from .dialstring import DIALSTATUS, Ring, Target, continues_after, parse_dial_string
 from .events import Leg
 from .models import Endpoint
@@ -84,8 +84,11 @@ def _ring_group(sess: OutboundSession, group: list[Target], timeout: float) -> t
             wait, cause = last.delay, last.cause
         else:
             wait, cause = timeout, "NO_ANSWER"
-    if sess.hangup_evt.wait(sess.scaled(wait)):
+    how = call_services.wait_interceptable(sess, wait)  # a colleague may pick it up
+    if how == "hangup":
         return "ORIGINATOR_CANCEL", None
+    if how == "intercept":
+        return "PICKED_OFF", None
     return cause, winner
 
 
@@ -100,6 +103,9 @@ def bridge(sess: OutboundSession, arg: str) -> str | None:
         cause, winner = _ring_group(sess, group, timeout)
         if cause in ("SUCCESS", "ORIGINATOR_CANCEL"):
             break
+        if cause == "PICKED_OFF":  # intercept: uuid_bridge to the picker, bridge returns
+            call_services.bridged_to_interceptor(sess)
+            return None
     if winner is None:
         leg_uuid = str(uuidlib.uuid4())
         chan.variables.update({
@@ -251,9 +257,18 @@ def run_app(sess: OutboundSession, app: str, arg: str, app_uuid: str) -> None:
     elif app == "record":
         pre_answer(sess)
         media.record(sess, arg)
+    elif app == "rxfax":  # mod_spandsp (OPT-3)
+        answer(sess)
+        response = media.rxfax(sess, arg)
     elif app == "play_and_get_digits":
         pre_answer(sess)
         response = media.play_and_get_digits(sess, arg)
+    elif app == "playback" and call_services.STREAM_PREFIXES[0] in arg and (
+            sess.chan.variables.get("playback_timeout_sec")):
+        pre_answer(sess)
+        response = call_services.bounded_playback(sess, arg) or response
+    elif app in ("intercept", "three_way", "conference"):
+        response = getattr(call_services, app)(sess, arg)
     elif app in ("playback", "speak"):
         pre_answer(sess)
         interrupted = sess.hangup_evt.wait(sess.scaled(PLAYBACK_SECONDS))

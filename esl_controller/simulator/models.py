@@ -61,6 +61,10 @@ class CallSpec:
     blind_transfer: tuple[float, str] | None = None
     attended_transfer: tuple[float, str] | None = None
     variables: dict[str, str] = field(default_factory=dict)  # extra channel variables
+    # The caller is a fax machine sending this many pages when ``rxfax`` runs (0: a human);
+    # ``fax_fail_after``: the line breaks after that many pages (OPT-3).
+    fax_pages: int = 0
+    fax_fail_after: int | None = None
 
     @property
     def internal(self) -> bool:
@@ -92,3 +96,11 @@ class SimCall:
     hold_music_played: list[str] = field(default_factory=list)  # what the held party heard
     transferred_to: str | None = None  # blind transfer: where the channel went
     after_transfer: SimCall | None = None  # ... and the session that followed it
+    # Call services (issue 4): intercepted (pickup / park retrieval), barge-in, conference.
+    intercepted: str | None = None  # this channel ran intercept on that uuid, connected
+    intercepted_by: str | None = None  # ... this channel was taken over by that user
+    joined: str | None = None  # this channel joined that uuid's call (three_way)
+    barged_by: list[str] = field(default_factory=list)  # who joined this call (three_way)
+    conference: str | None = None  # the conference room this channel was in
+    conference_size: int = 0  # callers in the room when it joined, itself included
+    parked_music: list[str] = field(default_factory=list)  # streams played while waiting

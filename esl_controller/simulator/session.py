@@ -86,6 +86,13 @@ class OutboundSession:
         self._answer_us = 0
         self.transferring = False  # a blind transfer takes the channel out of the socket
         self.transfer_variables: dict[str, str] = {}
+        # Call services (simulator/call_services.py): other live sessions by channel uuid and
+        # the conference rooms (the FakeSwitch's), and this channel's interception state.
+        self.registry: dict[str, OutboundSession] = {}
+        self.conferences: dict[str, list[str]] = {}
+        self.interceptable = False  # ringing in bridge, or waiting in a bounded playback
+        self.interceptor: OutboundSession | None = None
+        self.intercept_evt = gevent.event.Event()
 
     # ----------------------------------------------------------------------- plumbing
     def scaled(self, seconds: float) -> float:

@@ -53,6 +53,8 @@ class FakeSwitch:
         self.controller_port = controller_port
         self.endpoints: dict[str, Endpoint] = dict(endpoints or {})
         self.time_scale = time_scale
+        self.channels: dict[str, OutboundSession] = {}  # live sessions (call services)
+        self.conferences: dict[str, list[str]] = {}  # room -> channel uuids in it
 
     def place_call(self, spec: CallSpec, timeout: float = 30) -> SimCall:
         """Run one call to completion (blocking this greenlet) and return what happened."""
@@ -67,7 +69,13 @@ class FakeSwitch:
         connected_at = time.perf_counter()
         session = OutboundSession(sock, spec, self.endpoints, self.time_scale)
         session.call.connected_at = connected_at
-        call = session.run(timeout)
+        session.registry, session.conferences = self.channels, self.conferences
+        self.channels[session.chan.uuid] = session
+        try:
+            call = session.run(timeout)
+        finally:
+            if self.channels.get(session.chan.uuid) is session:
+                del self.channels[session.chan.uuid]
         if call.transferred_to is not None:
             # Blind transfer: the same channel runs the dialplan again -> socket -> a new
             # session with the transfer's destination and ``transfer_source`` set.

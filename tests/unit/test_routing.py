@@ -425,6 +425,7 @@ def test_an_authenticated_user_unknown_to_the_directory_is_refused(
 
 def test_the_service_order_is_the_one_design_md_fixes() -> None:
     assert SERVICE_ORDER == (
+        "night-service",  # CORE-3: a user's night service comes first (issue 4)
         "intercept",
         "selective-rejection",
         "anonymous-rejection",
