@@ -7,6 +7,8 @@ LISTEN ?= 127.0.0.1:8084
 HTTP ?= 127.0.0.1:8085
 RATE ?= 100
 CALLS ?= 2000
+# the audit part of make bench: seal, verify and rebuild a log this long
+AUDIT_EVENTS ?= 1000000
 
 .PHONY: install run test lint typecheck bench clean
 
@@ -22,7 +24,7 @@ run: $(STAMP)
 	$(BIN)/pbx serve --listen $(LISTEN) --http $(HTTP)
 
 test: $(STAMP)
-	$(BIN)/pytest -q
+	$(BIN)/python tests/parallel.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -30,6 +32,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m esl_controller.bench --rate $(RATE) --calls $(CALLS)
+	$(BIN)/python -m esl_controller.bench_audit --events $(AUDIT_EVENTS)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

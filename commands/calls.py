@@ -8,6 +8,7 @@ import click
 
 from commands.common import enterprise_option, json_option, pass_app
 from commands.output import emit_json, table
+from esl_controller import personal
 from esl_controller.application import Pbx
 
 
@@ -63,7 +64,7 @@ def explain_call(app: Pbx, call_id: str) -> list[str]:
     for event in app.events.get(call.id):
         kind = type(event).__name__
         at = event.timestamp.strftime("%H:%M:%S.%f")[:-3]
-        data: Any = event
+        data: Any = personal.opened_event(app, event)  # privacy: outsiders sealed (issue 6)
         if kind == "CallOffered":
             who = f"user {data.caller_user}" if data.caller_user else (data.caller or "anonymous")
             origin = "an internal phone" if data.direction == "internal" else "the public network"
@@ -77,6 +78,10 @@ def explain_call(app: Pbx, call_id: str) -> list[str]:
                              f"{data.kind} call:")
             for step in data.steps:
                 lines.append(f"  - [{step['service']}: {step['rule']}] {step['detail']}")
+        elif kind == "CallConfigurationNoted":  # audit (issue 6)
+            from esl_controller.reroute import describe_configuration
+
+            lines.append(f"Decided on the {describe_configuration(data.position, data.versions)}")
         elif kind == "CallAlerting":
             lines.append(f"{at} ringing {', '.join(data.targets)}")
         elif kind == "CallAnswered":
@@ -108,14 +113,18 @@ def explain(app: Pbx, call_id: str, as_json: bool) -> None:
         emit_json(
             {
                 "call_id": call_id,
-                "caller": call.caller,
+                "caller": personal.open_(app, call.caller),  # privacy (issue 6): sealed
                 "caller_user": call.caller_user,
-                "destination": call.destination,
-                "steps": call.steps,
-                "alerted": call.alerted,
-                "answered_by": call.answered_by,
+                "destination": personal.open_(app, call.destination),
+                "steps": personal.opened(app, call.steps),
+                "alerted": personal.opened(app, call.alerted),
+                "answered_by": personal.open_optional(app, call.answered_by),
                 "outcome": call.outcome,
                 "cause": call.cause,
+                "configuration": {  # audit (issue 6): what the decision read
+                    "position": getattr(call, "configuration_position", None),
+                    "versions": getattr(call, "configuration_versions", []),
+                },
             }
         )
         return

@@ -89,6 +89,10 @@ def _register() -> None:
 
     for command in menus.COMMANDS:
         cli.add_command(command)
+    from commands import virtual_extensions  # virtual on-net extensions (USR-22)
+
+    for command in virtual_extensions.COMMANDS:
+        cli.add_command(command)
     from commands import hunt_groups  # hunt groups (CORE-2)
 
     for command in hunt_groups.COMMANDS:
@@ -98,11 +102,47 @@ def _register() -> None:
 
     for command in (*group_voicemail.COMMANDS, *fax.COMMANDS):
         cli.add_command(command)
+    from commands import call_centers  # queues and agents (issue 5, CC-1..CC-4)
+
+    for command in call_centers.COMMANDS:
+        cli.add_command(command)
     # pickup, park, conference rooms, music on hold / ringback (issue 4 item 5)
     from commands import conference, intercept_group, moh, park, pickup
 
     for command in (*pickup.COMMANDS, *park.COMMANDS, *conference.COMMANDS, *moh.COMMANDS,
                     *intercept_group.COMMANDS):
+        cli.add_command(command)
+    # recording index, teams, share links (REC-3): joins `pbx recordings` of recordings.py
+    from commands import recording_index
+
+    for command in recording_index.COMMANDS:
+        cli.add_command(command)
+    # audit reroute (attaches to commands/audit.py's group when there), webhooks (issue 6)
+    from commands import audit_reroute, webhooks
+
+    for command in (*audit_reroute.COMMANDS, *webhooks.COMMANDS):
+        cli.add_command(command)
+    # audit of the event log: `pbx audit state` (issue 6 item 4; other audit commands add
+    # themselves to commands.audit's `audit` group)
+    from commands import audit
+
+    for command in audit.COMMANDS:
+        cli.add_command(command)
+    # receptionist console (RCP-1), manager/assistant (MA-1) (issue 5 items 5, 6)
+    from commands import assistants, receptionist
+
+    for command in (*receptionist.COMMANDS, *assistants.COMMANDS):
+        cli.add_command(command)
+    from commands import recordings  # call recording (REC-1, REC-2)
+
+    for command in recordings.COMMANDS:
+        cli.add_command(command)
+    # privacy erasure and call log retention (issue 6 item 5); `pbx calls purge`
+    from commands import calls as calls_cmd
+    from commands import privacy
+
+    calls_cmd.calls.add_command(privacy.purge_calls)
+    for command in privacy.COMMANDS:
         cli.add_command(command)
 
 

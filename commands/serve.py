@@ -11,12 +11,13 @@ import click
 import gevent
 
 from commands.main import Context
-from esl_controller.bootstrap import Controller, ServeConfig, parse_address
 
 
 def _address(value: str | None, default_port: int, what: str) -> tuple[str, int] | None:
     if value is None:
         return None
+    from esl_controller.bootstrap import parse_address  # the controller loads only when used
+
     try:
         return parse_address(value, default_port)
     except ValueError as exc:
@@ -52,11 +53,15 @@ def read_password(path: str | None) -> str | None:
               help="Folder for voicemail audio (default: var/voicemail).")
 @click.option("--fax-dir", default=None, type=click.Path(file_okay=False),
               help="Folder for received faxes, TIFF and PDF (default: var/fax).")
+@click.option("--recordings-dir", default=None, type=click.Path(file_okay=False),
+              help="Folder for call recordings, shared with FreeSWITCH (default: "
+                   "var/recordings).")
 @click.pass_obj
 def serve(
     obj: Context, listen: str, http: str, esl: str | None, esl_password_file: str | None,
     gateway: str | None, smtp: str | None = None, mail_from: str | None = None,
     voicemail_dir: str | None = None, fax_dir: str | None = None,
+    recordings_dir: str | None = None,
 ) -> None:
     """Run the controller until interrupted (Ctrl-C / SIGTERM)."""
     password = read_password(esl_password_file)
@@ -66,6 +71,8 @@ def serve(
         raise click.UsageError("refusing FreeSWITCH's default ESL password 'ClueCon'")
     if gateway is not None and not gateway.replace("-", "").replace("_", "").isalnum():
         raise click.BadParameter(f"invalid gateway name {gateway!r}", param_hint="--gateway")
+    from esl_controller.bootstrap import Controller, ServeConfig
+
     config = ServeConfig(
         db_url=obj.db,
         listen=_address(listen, 8084, "--listen") or ("127.0.0.1", 8084),
@@ -78,6 +85,7 @@ def serve(
         mail_from=mail_from,
         voicemail_dir=voicemail_dir,
         fax_dir=fax_dir,
+        recordings_dir=recordings_dir,  # call recording (REC-1)
     )
     logging.getLogger().setLevel(logging.INFO)
     # Per-record thread/process lookups cost more than the line itself at 300 calls/s.

@@ -15,7 +15,6 @@ from commands.main import Context
 from commands.output import emit_json
 from commands.serve import _address
 from esl_controller.application import Pbx
-from esl_controller.bootstrap import Controller, ServeConfig
 from esl_controller.errors import NotFoundError
 from esl_controller.simulator import CallSpec, Endpoint, FakeSwitch
 
@@ -55,6 +54,9 @@ def simulate() -> None:
                    "instead of starting one in this process.")
 @click.option("--dtmf", default="", metavar="KEYS",
               help="Keys the caller presses, one a (simulated) second from the first second.")
+@click.option("--dtmf-talking", default="", metavar="KEYS",
+              help="Keys the caller presses during the conversation, one a (simulated) "
+                   "second from a second after the answer (in-call codes: recording *1..*4).")
 @click.option("--fax-pages", type=click.IntRange(0, 100), default=0,
               help="The caller is a fax machine sending this many pages (fax lines).")
 @enterprise_option
@@ -64,11 +66,14 @@ def call(
     obj: Context, caller: str, destination: str, endpoints: tuple[str, ...],
     hangup_after: float | None, talk: float, time_scale: float, gateway: str,
     controller: str | None, enterprise: str | None, as_json: bool, dtmf: str = "",
-    fax_pages: int = 0,
+    fax_pages: int = 0, dtmf_talking: str = "",
 ) -> None:
     """Place one call and print the route it took."""
     if dtmf.strip("0123456789*#"):
         raise click.BadParameter(f"{dtmf!r}: only 0-9, * and #", param_hint="--dtmf")
+    if dtmf_talking.strip("0123456789*#"):
+        raise click.BadParameter(f"{dtmf_talking!r}: only 0-9, * and #",
+                                 param_hint="--dtmf-talking")
     behaviour = dict(parse_endpoint(e) for e in endpoints)
     app = obj.app
     ent = app.enterprise(enterprise)
@@ -95,6 +100,7 @@ def call(
         call_uuid=str(uuid.uuid4()),
         dtmf=[(1.0 + i, key) for i, key in enumerate(dtmf)],
         fax_pages=fax_pages,  # fax to e-mail (OPT-3)
+        dtmf_while_talking=[(1.0 + i, key) for i, key in enumerate(dtmf_talking)],  # REC-1
     )
     logging.getLogger().setLevel(logging.ERROR)
     if controller is not None:
@@ -106,6 +112,8 @@ def call(
             raise click.ClickException(f"the controller at {host}:{port}: {result.error}")
         _wait_recorded(app, result.call_uuid)
     else:
+        from esl_controller.bootstrap import Controller, ServeConfig
+
         running = Controller(
             ServeConfig(db_url=obj.db, listen=("127.0.0.1", 0), http=None, gateway=gateway)
         ).start()

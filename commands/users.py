@@ -122,6 +122,10 @@ def show(app: Pbx, extension: str, enterprise: str | None, as_json: bool) -> Non
     """Show one user."""
     found = app.user(enterprise, extension)
     data = _as_dict(found, app.enterprises_name(found.enterprise_id))
+    from commands.recordings import recording_of  # call recording (REC-1, REC-2)
+
+    data = {**{k: v for k, v in data.items() if k != "id"}, "recording": recording_of(app, found),
+            "id": data["id"]}
     if as_json:
         emit_json(data)
         return

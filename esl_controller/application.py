@@ -271,7 +271,9 @@ class Pbx(Application[UUID]):
             call: Call = self.repository.get(key)
         except AggregateNotFoundError:
             raise NotFoundError(f"no call with id {call_id}") from None
-        return call
+        from esl_controller.personal import opened_aggregate  # privacy (issue 6)
+
+        return opened_aggregate(self, call)  # outsiders' numbers opened for readers
 
 
 def parse_extension_plan(text: str) -> tuple[int, int]:

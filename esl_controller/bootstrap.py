@@ -10,6 +10,8 @@ from pathlib import Path
 import gevent
 
 from esl_controller.application import Pbx
+from esl_controller.assistants import AssistantsService  # manager/assistant (MA-1)
+from esl_controller.call_centers import QueueService  # call centers (issue 5)
 from esl_controller.call_history import CallsService
 from esl_controller.call_writer import CallWriter
 from esl_controller.callback_on_busy import CHECK_SECONDS, CallbackOnBusy
@@ -23,6 +25,7 @@ from esl_controller.hotdesk import HotDeskService
 from esl_controller.hunt_service import HuntService
 from esl_controller.notify import NotifyService
 from esl_controller.park import CallServicesRuntime
+from esl_controller.recordings import DEFAULT_RECORDINGS_DIR, RecordingService  # REC-1/2
 from esl_controller.routing.script import DEFAULT_HOLD_MUSIC, RoutingSettings
 from esl_controller.settings_service import SettingsService
 from esl_controller.voicemail import Mailer, VoicemailService
@@ -65,6 +68,7 @@ class ServeConfig:
     # Music on hold (USR-11): the stream for every enterprise, and per enterprise id.
     hold_music: str | None = None
     hold_music_by_enterprise: tuple[tuple[str, str], ...] = ()
+    recordings_dir: str | None = None  # call recordings (REC-1); default var/recordings
 
 
 class Controller:
@@ -126,6 +130,17 @@ class Controller:
         # Hunt groups (CORE-2): rotation state as events, *35 / *36 sign out / in.
         self.hunt = HuntService(self.app, lambda: self.directory, clock=services.clock)
         services.commands["hunt"] = self.hunt.handle
+        # Call centers (CC-1..CC-4): queues, agents, the dispatcher; abandons on call end.
+        self.queues = QueueService(self.app, lambda: self.directory, clock=services.clock,
+                                   busy=services.lines.busy)
+        services.commands["queue"] = self.queues.handle
+        services.call_ended.append(self.queues.call_ended)
+        # Call recording (REC-1, REC-2): uuid_record during bridged calls, daily retention.
+        self.recordings = RecordingService(
+            self.app, Path(config.recordings_dir or DEFAULT_RECORDINGS_DIR), services.clock)
+        services.recordings = self.recordings
+        # Manager/assistant (MA-1): *47 / *48 screening on / off.
+        services.commands["assistants"] = AssistantsService(self.app).handle
         # Commands from a hot-desk phone act for the user logged in on it (USR-8).
         for name, handler in list(services.commands.items()):
             if name != "hotdesk":
@@ -178,6 +193,11 @@ class Controller:
         assert self.worker is not None, "projections run in another process"
         return self.worker.blf
 
+    @property
+    def recording_index(self) -> Follower:  # type: ignore[type-arg]
+        assert self.worker is not None, "projections run in another process"
+        return self.worker.recording_index
+
     def _follow_directory(self) -> None:
         while True:
             try:
@@ -190,10 +210,12 @@ class Controller:
         self.writer.start()
         # Fold the call history before the first call: *69 / *66 then never wait for it.
         self.calls.history.catch_up(self.app)
+        self.queues.recover()  # queue calls the previous process left open (call centers)
         self._greenlets = [gevent.spawn(self._follow_directory)]
         self._greenlets.append(gevent.spawn(self.voicemail.run_purger))
         self._greenlets.append(gevent.spawn(self.callback_on_busy.run))
         self._greenlets.append(gevent.spawn(self.hotdesk.run_auto_logout))
+        self._greenlets.append(gevent.spawn(self.recordings.run_purger))  # REC-2 retention
         self.call_services.start()  # park slot lamps
         if self.mwi is not None:
             self.mwi.start()

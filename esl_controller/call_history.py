@@ -19,7 +19,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEvent
 
-from esl_controller import user_services
+from esl_controller import personal, user_services
 from esl_controller.application import Pbx
 from esl_controller.domain.calls import Call
 from esl_controller.errors import PbxError
@@ -169,7 +169,10 @@ class CallsService:
                 return CommandResult(False, "none")
             if last.withheld:
                 return CommandResult(False, "withheld")
-            return CommandResult(True, last.number)
+            number = personal.open_(self.app, last.number)  # privacy (issue 6): sealed
+            if number == personal.ERASED:
+                return CommandResult(False, "none")  # the person was erased: as if no call
+            return CommandResult(True, number)
         try:
             if command.name == "speed-dial":
                 user_services.set_speed_dial(self.app, ent.name, ctx.auth_user,

@@ -20,10 +20,8 @@ from pathlib import Path
 from uuid import UUID
 
 import gevent
-import img2pdf
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
-from PIL import Image, UnidentifiedImageError
 
 from esl_controller import licences  # package limits (OPT-6)
 from esl_controller.application import EMAIL_RE, NAME_RE, Pbx
@@ -142,6 +140,8 @@ def _valid_addresses(email: str, email2: str | None) -> tuple[str, str | None]:
 # -- the service --------------------------------------------------------------------------------
 def tiff_pages(path: Path) -> int:
     """How many pages (frames) the TIFF holds; 0 when it is missing or no image."""
+    from PIL import Image, UnidentifiedImageError  # heavy: only where a fax arrives
+
     try:
         with Image.open(path) as image:
             return int(getattr(image, "n_frames", 1))
@@ -151,8 +151,13 @@ def tiff_pages(path: Path) -> int:
 
 def tiff_to_pdf(tiff: Path) -> Path:
     """The PDF beside ``tiff``: every page, losslessly (img2pdf embeds the CCITT data)."""
+    import img2pdf  # heavy (pikepdf): only where a fax arrives
+
     pdf = tiff.with_suffix(".pdf")
-    pdf.write_bytes(img2pdf.convert(str(tiff)))
+    try:
+        pdf.write_bytes(img2pdf.convert(str(tiff)))
+    except img2pdf.ImageOpenError as exc:
+        raise ValueError(str(exc)) from exc
     return pdf
 
 
@@ -213,7 +218,7 @@ class FaxService:
         else:
             try:
                 pdf = tiff_to_pdf(tiff)
-            except (OSError, ValueError, img2pdf.ImageOpenError) as exc:
+            except (OSError, ValueError) as exc:
                 fax.fail(f"the TIFF could not be converted to PDF: {exc}")
         self.app.save(fax)
         log.info("fax %s on line %s from %s: %s, %d page(s)", fax.id, line.name, fax.caller,

@@ -7,6 +7,9 @@ request gets a 400 and one log line; the server keeps serving.
 With a store, ``GET``/``POST /self/EXT`` is the self-service of the user's app (USR-24):
 the PIN in the ``X-Pbx-Pin`` header (never logged), the changes as a JSON object; the
 answer is JSON (the user's settings, or ``{"error": ...}`` with 400, 403 or 404).
+
+``GET /play/TOKEN`` plays a shared call recording inline (REC-3); the share is checked and
+the request recorded as an event every time (``esl_controller.recording_access``).
 """
 
 from __future__ import annotations
@@ -78,6 +81,17 @@ class DirectoryHttpServer:
                           "application/json")
         if path.startswith("/self/") and self.app is not None:
             status, answer = self_service(self.app, environ, path.removeprefix("/self/"))
+            return _reply(start_response, status, json.dumps(answer).encode(),
+                          "application/json")
+        if (path == "/play" or path.startswith("/play/")) and self.app is not None:
+            # recording share links (REC-3): checked and logged on every request
+            from esl_controller.recording_access import play_wsgi
+
+            return play_wsgi(self.app, environ, start_response)
+        if path == "/events" and self.app is not None and method == "GET":  # CRM feed (CRM-1)
+            from esl_controller.feed import pull
+
+            status, answer = pull(self.app, environ)
             return _reply(start_response, status, json.dumps(answer).encode(),
                           "application/json")
         if path != "/directory":

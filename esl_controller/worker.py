@@ -16,6 +16,7 @@ import gevent
 from esl_controller.application import Pbx
 from projections.blf import BlfProjection, LineChange, presence_headers
 from projections.call_log import CallLogProjection
+from projections.recording_index import RecordingIndexProjection
 from projections.tracking import Follower
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class ProjectionWorker:
             self.presence = PresencePublisher(esl[0], esl[1], esl_password)
         self.call_log = Follower(self.app, CallLogProjection())
         self.blf = Follower(self.app, BlfProjection(), sink=self._on_line_change)
+        self.recording_index = Follower(self.app, RecordingIndexProjection())  # REC-3
         self._greenlets: list[gevent.Greenlet] = []
 
     def _on_line_change(self, change: LineChange) -> None:
@@ -54,16 +56,34 @@ class ProjectionWorker:
         self._greenlets = [
             gevent.spawn(self.call_log.run, self.poll_interval),
             gevent.spawn(self.blf.run, self.poll_interval),
+            gevent.spawn(self.recording_index.run, self.poll_interval),
         ]
+        # the CRM event feed (CRM-1): every webhook from its tracked position
+        from esl_controller.feed import WebhookDelivery
+
+        self.webhooks = WebhookDelivery(self.app)
+        self._greenlets.append(gevent.spawn(self.webhooks.run, max(self.poll_interval, 0.2)))
+        # the audit hash chain (issue 6): seal each new event into event_chain
+        from esl_controller.audit import Sealer
+
+        self.sealer = Sealer(self.app)
+        self._greenlets.append(gevent.spawn(self.sealer.run, max(self.poll_interval, 0.1)))
         return self
 
     def stop(self) -> None:
-        for follower in (self.call_log, self.blf):
+        for follower in (self.call_log, self.blf, self.recording_index):
             follower.stop()
+        if getattr(self, "webhooks", None) is not None:
+            self.webhooks.stop()  # CRM feed: positions are tracked, nothing is lost
+        if getattr(self, "sealer", None) is not None:
+            self.sealer.stop()  # audit chain: the rest is sealed below
         gevent.joinall(self._greenlets, timeout=5)
         gevent.killall(self._greenlets, timeout=2)
         self.call_log.catch_up()
         self.blf.catch_up()
+        self.recording_index.catch_up()
+        if getattr(self, "sealer", None) is not None:
+            self.sealer.finish()
         if self.presence is not None:
             self.presence.wait_idle(2)
             self.presence.stop()

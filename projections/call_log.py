@@ -13,7 +13,7 @@ were called at the time of the call.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from itertools import product
 from typing import Any
@@ -46,6 +46,10 @@ USER_EVENTS = ("UserCreated", "UserReinstated")
 TOPICS: tuple[str, ...] = tuple(
     f"{Call.__module__}:{Call.__qualname__}.{name}" for name in CALL_EVENTS
 ) + tuple(f"{User.__module__}:{User.__qualname__}.{name}" for name in USER_EVENTS)
+# privacy (issue 6): retention runs delete rows as this projection folds them, so a rebuild
+# purges the same rows (the topic is spelled out: esl_controller.privacy imports this module)
+PURGE_TOPIC = "esl_controller.privacy:CallLogPurge.CallLogPurged"
+TOPICS += (PURGE_TOPIC,)
 
 METADATA = MetaData()
 ENTRIES = Table(
@@ -55,7 +59,7 @@ ENTRIES = Table(
     Column("extension", String(16), primary_key=True),
     Column("kind", String(8), primary_key=True),
     Column("enterprise_id", String(36), nullable=False),
-    Column("other_number", String(64), nullable=False),
+    Column("other_number", String(255), nullable=False),  # sealed when an outsider's
     Column("other_name", String(80)),
     Column("started_at", String(40), nullable=False),  # ISO 8601, UTC: sorts as text
     Column("answered", Boolean, nullable=False),
@@ -70,12 +74,12 @@ ACTIVE = Table(
     METADATA,
     Column("call_id", String(36), primary_key=True),
     Column("enterprise_id", String(36), nullable=False),
-    Column("caller", String(64), nullable=False),
+    Column("caller", String(255), nullable=False),  # outsiders' numbers stay sealed here
     Column("caller_user", String(16)),
-    Column("destination", String(64), nullable=False),
+    Column("destination", String(255), nullable=False),
     Column("started_at", String(40), nullable=False),
     Column("target_user", String(16)),
-    Column("answered_by", String(64)),
+    Column("answered_by", String(255)),
 )
 USERS = Table(
     "call_log_users",
@@ -218,6 +222,11 @@ class CallLogProjection(SqlProjection[None]):
         conn.execute(_ACTIVE_DIALLED, {"p_call": str(e.originator_id), "p_number": e.number})
         return []
 
+    def on_CallLogPurged(self, conn: Connection, e: Any) -> list[None]:
+        """Retention (privacy): rows of calls started before ``e.before`` go."""
+        conn.execute(ENTRIES.delete().where(ENTRIES.c.started_at < to_iso(e.before)))
+        return []
+
     def on_CallEnded(self, conn: Connection, e: DomainEvent) -> list[None]:
         key = str(e.originator_id)
         call = conn.execute(_ACTIVE_SELECT, {"p_call": key}).first()
@@ -354,6 +363,17 @@ def read_entries(
     follower = Follower(app, CallLogProjection())
     try:
         follower.catch_up()
-        return entries(follower.engine, enterprise_id, extension, kind, limit)
+        found = entries(follower.engine, enterprise_id, extension, kind, limit)
     finally:
         follower.close()
+    # privacy (issue 6): outsiders' numbers are stored sealed; opened here, "[erased]"
+    # once the person's key is destroyed
+    from esl_controller import personal
+
+    return [
+        replace(e, other_number=personal.open_(app, e.other_number),
+                other_name=personal.open_optional(app, e.other_name))
+        if personal.PREFIX in e.other_number or personal.PREFIX in (e.other_name or "")
+        else e
+        for e in found
+    ]

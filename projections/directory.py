@@ -17,6 +17,10 @@ from eventsourcing.domain import DomainEvent
 from esl_controller.domain.enterprises import Enterprise
 from esl_controller.domain.hotdesk import HotDesk
 from esl_controller.domain.users import User
+from projections.assistants_fold import EVENTS as ASSISTANT_EVENTS  # manager/assistant
+from projections.assistants_fold import AssistantsFold
+from projections.call_centers_fold import EVENTS as CALL_CENTER_EVENTS  # queues, agents
+from projections.call_centers_fold import CallCentersFold
 from projections.call_services_fold import EVENTS as CALL_SERVICE_EVENTS  # pickup, park ...
 from projections.call_services_fold import CallServicesFold
 from projections.fax_fold import EVENTS as FAX_EVENTS  # fax to e-mail
@@ -31,7 +35,11 @@ from projections.night_fold import EVENTS as NIGHT_EVENTS  # night service, tool
 from projections.night_fold import NightFold
 from projections.plans_fold import EVENTS as PLANS_EVENTS  # calling plans, capacity ...
 from projections.plans_fold import PlansFold
+from projections.recording_fold import EVENTS as RECORDING_EVENTS  # call recording
+from projections.recording_fold import RecordingFold
 from projections.targets import TargetIndex
+from projections.virtual_fold import EVENTS as VIRTUAL_EVENTS
+from projections.virtual_fold import VirtualFold
 
 CONFIG_EVENTS: dict[str, tuple[str, ...]] = {
     "esl_controller.domain.enterprises:Enterprise": (
@@ -84,6 +92,8 @@ CONFIG_EVENTS: dict[str, tuple[str, ...]] = {
 # The feature folds (projections/*_fold.py mixins of Directory) each declare their events in
 # a module constant EVENTS; merge them here (one line per fold):
 _FOLD_EVENTS: tuple[dict[str, tuple[str, ...]], ...] = (
+    VIRTUAL_EVENTS,
+    CALL_CENTER_EVENTS,
     HUNT_GROUP_EVENTS,
     GROUP_VOICEMAIL_EVENTS,
     FAX_EVENTS,
@@ -91,6 +101,8 @@ _FOLD_EVENTS: tuple[dict[str, tuple[str, ...]], ...] = (
     MENU_EVENTS,
     CALL_SERVICE_EVENTS,
     PLANS_EVENTS,
+    RECORDING_EVENTS,
+    ASSISTANT_EVENTS,
 )
 for _fold_events in _FOLD_EVENTS:
     CONFIG_EVENTS.update(_fold_events)
@@ -243,7 +255,7 @@ class HotDeskView:
 
 
 # Feature folds (projections/*_fold.py, each a TargetIndex subclass) go before TargetIndex.
-class Directory(HuntGroupsFold, GroupVoicemailFold, FaxFold, NightFold, MenuFold, CallServicesFold, PlansFold, TargetIndex):
+class Directory(VirtualFold, CallCentersFold, HuntGroupsFold, GroupVoicemailFold, FaxFold, NightFold, MenuFold, CallServicesFold, PlansFold, AssistantsFold, RecordingFold, TargetIndex):
     """Enterprises, users and every other call target, indexed the ways routing looks
     them up."""
 
@@ -254,6 +266,7 @@ class Directory(HuntGroupsFold, GroupVoicemailFold, FaxFold, NightFold, MenuFold
         self.schedules: dict[UUID, ScheduleView] = {}
         self._removed_schedules: dict[UUID, UUID] = {}
         self.position = 0
+        self.versions: dict[UUID, int] = {}  # aggregate id -> last folded version (audit)
         self._identity: dict[UUID, tuple[UUID, str]] = {}  # user id -> (enterprise, ext)
         self._by_ext: dict[tuple[UUID, str], UUID] = {}
         self._by_user_number: dict[str, UUID] = {}
@@ -272,6 +285,9 @@ class Directory(HuntGroupsFold, GroupVoicemailFold, FaxFold, NightFold, MenuFold
         handler = getattr(self, "_on_" + type(event).__name__, None)
         if handler is not None:
             handler(event.originator_id, event)
+        # audit (issue 6): each configuration aggregate's version as folded, so a call
+        # records which versions its routing decision read (pbx calls explain)
+        self.versions[event.originator_id] = event.originator_version
 
     def _on_EnterpriseCreated(self, eid: UUID, e: Any) -> None:
         view = EnterpriseView(

@@ -228,13 +228,14 @@ class Follower(Generic[E]):
                 self.sink(effect)
         return len(events)
 
-    def rebuild(self) -> None:
-        """Drop the view, reset tracking and replay the log from zero (no side effects)."""
+    def rebuild(self) -> int:
+        """Drop the view, reset tracking and replay the log from zero (no side effects);
+        returns how many events were folded."""
         with self.engine.begin() as conn:
             conn.execute(_TRACKING_RESET, {"p_name": self.projection.name})
             self.projection.drop_tables(conn)
             self.projection.create_tables(conn)
-        self._catch_up(None, deliver=False)
+        return self._catch_up(None, deliver=False)
 
     def state(self) -> Any:
         with self.engine.connect() as conn:

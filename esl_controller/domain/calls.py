@@ -102,3 +102,16 @@ class Call(Aggregate):
     def transfer(self, kind: str, by: str, to: str, at: datetime) -> None:
         """The call now talks to ``to`` (attended transfer bridged by the switch)."""
         self.transferred_to = to
+
+    # -- audit: what the routing decision read (issue 6, explain and reroute) ---------------
+    @event("CallConfigurationNoted")
+    def note_configuration(
+        self, position: int, versions: list[dict[str, Any]], context: dict[str, Any]
+    ) -> None:
+        """The directory position (last notification id folded) and the versions of the
+        aggregates the decision read, with the call's full routing context, so that
+        ``pbx calls explain`` names the configuration and ``pbx audit reroute`` can
+        re-run the decision."""
+        self.configuration_position = position
+        self.configuration_versions = list(versions)
+        self.routing_context = dict(context)

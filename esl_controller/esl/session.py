@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from greenswitch.esl import OutboundSessionHasGoneAway
@@ -26,12 +26,15 @@ from esl_controller.esl import media
 from esl_controller.esl.headers import parse_channel_data
 from esl_controller.esl.server import ControllerSession
 from esl_controller.lines import ActiveLines
+from esl_controller.personal import CallParties  # privacy (issue 6): outsiders sealed
+from esl_controller.reroute import configuration_read, context_record  # audit (issue 6)
 from esl_controller.routing import announcements
 from esl_controller.routing.actions import (
     Action,
     Answer,
     CollectDigits,
     Command,
+    GatewayNumber,  # privacy (issue 6)
     Hangup,
     Playback,
     PreAnswer,
@@ -58,6 +61,9 @@ from esl_controller.routing.route import route_call
 from esl_controller.routing.script import RoutingSettings
 from esl_controller.routing.trace import Trace
 from projections.directory import Directory
+
+if TYPE_CHECKING:  # call recording (REC-1)
+    from esl_controller.recordings import CallRecorder, RecordingService
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +115,10 @@ class Services:
     # Channel uuid -> (enterprise id, extension) of the party who answered it: who can
     # transfer that channel (USR-11). Bounded: the oldest entries go first.
     answered_parties: OrderedDict[str, tuple[str, str]] = field(default_factory=OrderedDict)
+    # Called with the call's context when a call ended (call centers: a caller who hangs up
+    # while waiting in a queue abandons it).
+    call_ended: list[Callable[[CallContext], None]] = field(default_factory=list)
+    recordings: RecordingService | None = None  # call recording (REC-1), bootstrap.py
 
 
 MAX_ANSWERED_PARTIES = 10000
@@ -200,22 +210,30 @@ class CallRun:
         self.gone_early = False
         self.answered_as: str | None = None
         self.routed: tuple[str, str | None] = ("", None)
+        self.configuration: tuple[int, list[dict[str, Any]]] = (0, [])  # audit (issue 6)
         self.bridged_leg: str | None = None  # the leg the caller is bridged to right now
         self.first_leg: str | None = None  # the leg that answered
         self.ringback_set: str | None = None  # custom ringback set on the channel (issue 4)
+        # privacy (issue 6): outside parties' numbers are sealed before any event records them
+        self.parties = CallParties(services.writer.app, None)
+        self.recorder: CallRecorder | None = None  # call recording (REC-1)
         self.log = logging.LoggerAdapter(log, {"call": ctx.call_id})
 
     # -- the call ------------------------------------------------------------------------
     def run(self) -> None:
         started = self.services.clock()
+        directory = self.services.directory()
         script = route_call(
-            self.ctx, self.services.directory(), self.services.settings, self.trace, started,
+            self.ctx, directory, self.services.settings, self.trace, started,
             self.services.lines.busy,
         )
         try:
             action: Action | None = next(script)
         except StopIteration:
             action = None
+        # audit (issue 6): the configuration this decision read, for explain and reroute
+        self.configuration = (directory.position, configuration_read(
+            directory, self.ctx, self.trace.classification))
         if not self._record_offer(started):
             script.close()
             return
@@ -223,6 +241,7 @@ class CallRun:
         self.sess.on("CHANNEL_UNBRIDGE", self._on_unbridge)
         self.sess.on("CHANNEL_HOLD", self._on_hold)
         self.sess.on("CHANNEL_UNHOLD", self._on_unhold)
+        self._start_recorder()  # call recording (REC-1)
         try:
             if self.gone_early:
                 raise CallerGoneError
@@ -242,17 +261,24 @@ class CallRun:
 
     def _record_offer(self, started: datetime) -> bool:
         cls = self.trace.classification
+        pd = self.parties  # privacy (issue 6): seal outsiders' numbers
+        pd.directory = self.services.directory()
+        caller = (self.ctx.caller_number if cls.caller_user
+                  else pd.value(self.ctx.caller_number) or "")
         call = Call(
             self.ctx.call_id,
             uuid.UUID(cls.enterprise_id) if cls.enterprise_id else None,
-            self.ctx.caller_number,
+            caller,
             cls.caller_user,
-            self.ctx.destination,
+            pd.value(self.ctx.destination) or "",
             self.ctx.origin.value,
-            self.ctx.channel,
+            pd.text(self.ctx.channel),
             started,
         )
-        call.route(cls.kind, cls.target_user, [s.as_dict() for s in self.trace.take_new()])
+        call.route(cls.kind, cls.target_user,
+                   pd.steps([s.as_dict() for s in self.trace.take_new()]))
+        call.note_configuration(  # audit (issue 6): pbx calls explain, pbx audit reroute
+            *self.configuration, pd.context(context_record(self.ctx, self.services.settings)))
         self.routed = (cls.kind, cls.target_user)
         if self.ctx.privacy and cls.caller_user is None:
             call.withhold()  # call return must never reveal a withheld number
@@ -287,9 +313,10 @@ class CallRun:
             # A code (redial, call return, speed dial) resolved to a destination: the call
             # is routed anew, so the call log and the lamps see the real callee.
             self.routed = (cls.kind, cls.target_user)
-            self.call.route(cls.kind, cls.target_user, [s.as_dict() for s in new])
+            self.call.route(cls.kind, cls.target_user,
+                            self.parties.steps([s.as_dict() for s in new]))
         elif new and self.call is not None:
-            self.call.continue_route([s.as_dict() for s in new])
+            self.call.continue_route(self.parties.steps([s.as_dict() for s in new]))
 
     # -- actions -------------------------------------------------------------------------
     def _execute(self, action: Action) -> Outcome:
@@ -336,7 +363,8 @@ class CallRun:
         """Commands about this call itself: recorded on its aggregate."""
         assert self.call is not None
         if command.name == "dialled":
-            self.call.dial(command.arg("number"), command.arg("how"))
+            self.call.dial(self.parties.value(command.arg("number")) or "",
+                           command.arg("how"))
             self.services.writer.save_later(self.call)
             return CommandResult(True, "")
         return CommandResult(False, f"unknown session command {command.name!r}")
@@ -351,7 +379,10 @@ class CallRun:
         assert self.call is not None
         self.ringing = tuple(t.label() for t in ring.targets)
         self.answered_as = ring.answered_as
-        self.call.alert(list(self.ringing), self.services.clock())
+        for target in ring.targets:  # privacy (issue 6): an outside number rung is sealed
+            if isinstance(target, GatewayNumber):
+                self.parties.add(target.number)
+        self.call.alert([self.parties.text(t) for t in self.ringing], self.services.clock())
         self.services.writer.save_later(self.call)
         if not self.bridge_prepared:
             # A-leg variables: {...} in the dial string only reaches the called legs.
@@ -403,9 +434,28 @@ class CallRun:
             parties.move_to_end(self.channel)
             while len(parties) > MAX_ANSWERED_PARTIES:
                 parties.popitem(last=False)
-        self.call.answer(by, now)
-        self.call.bridge(headers.get("Other-Leg-Channel-Name", by), now)
+        self.call.answer(self.parties.text(by), now)
+        self.call.bridge(self.parties.text(headers.get("Other-Leg-Channel-Name", by)), now)
         self.services.writer.save_later(self.call)
+        if self.recorder is not None:  # call recording (REC-1): the parties are known now
+            self.recorder.bridged(enterprise_id, self.trace.classification.caller_user, by,
+                                  self.ctx.caller_number, self.ctx.destination)
+
+    # -- call recording (REC-1, esl_controller/recordings.py) ------------------------------
+    def _start_recorder(self) -> None:
+        """Recording follows the A-leg's DTMF (in-call codes) and RECORD_STOP (cap)."""
+        service = self.services.recordings
+        if service is None:
+            return
+        from esl_controller.recordings import CallRecorder
+
+        def api(text: str) -> str:
+            return self.sess.command(text, timeout=COMMAND_TIMEOUT)
+
+        self.recorder = CallRecorder(service, api, self.channel, self.ctx.call_id, self.trace,
+                                     self.services.directory)
+        self.sess.on("DTMF", self.recorder.dtmf)
+        self.sess.on("RECORD_STOP", self.recorder.record_stop)
 
     # -- call services (issue 4): pickup, park, conference, music on hold, ringback --------
     def _execute_app(self, action: ExecuteApp) -> Executed:
@@ -472,13 +522,13 @@ class CallRun:
         if self.call is None or self.answered_by is None:
             return
         by = self._party(headers)
-        self.call.hold(by, self.hold_music, self.services.clock())
+        self.call.hold(self.parties.text(by), self.hold_music, self.services.clock())
         self.services.writer.save_later(self.call)
 
     def _on_unhold(self, headers: dict[str, str]) -> None:
         if self.call is None or self.answered_by is None:
             return
-        self.call.resume(self._party(headers), self.services.clock())
+        self.call.resume(self.parties.text(self._party(headers)), self.services.clock())
         self.services.writer.save_later(self.call)
 
     def _on_unbridge(self, headers: dict[str, str]) -> None:
@@ -495,7 +545,8 @@ class CallRun:
             "Other-Leg-Channel-Name", "another party")
         by = self.answered_by or "callee"
         now = self.services.clock()
-        self.call.transfer("attended", by, to, now)
+        self.parties.add(to)
+        self.call.transfer("attended", by, self.parties.text(to), now)
         self.services.writer.save_later(self.call)
         enterprise_id = self.trace.classification.enterprise_id
         if enterprise_id and to.isdigit():
@@ -514,7 +565,8 @@ class CallRun:
         parts = source.split(":", 3)
         destination = parts[3].split("/", 1)[0] if len(parts) == 4 else "another destination"
         self.transferred_to = destination
-        self.call.transfer("blind", self.answered_by or "callee", destination,
+        self.parties.add(destination)
+        self.call.transfer("blind", self.answered_by or "callee", self.parties.text(destination),
                            self.services.clock())
         self.trace.add("transfer", "blind",
                        f"{self.answered_by} transferred the call to {destination}")
@@ -522,6 +574,11 @@ class CallRun:
     # -- the end -------------------------------------------------------------------------
     def _finish(self, started: datetime) -> None:
         self.services.lines.end(self.ctx.call_id)
+        for ended in self.services.call_ended:  # call centers: abandoned queue calls
+            try:
+                ended(self.ctx)
+            except Exception as exc:  # noqa: BLE001 - the call's own end is recorded anyway
+                self.log.error("call %s: end hook failed: %s", self.ctx.call_id, exc)
         if self.call is None:
             return
         if (self.bridged_leg is not None and self.transferred_to is None
@@ -539,6 +596,9 @@ class CallRun:
         if not self.sess.gone.is_set() and self.transferred_to is None:
             gevent.wait([self.sess.hangup_complete, self.sess.gone], timeout=COMMAND_TIMEOUT,
                         count=1)
+        if self.recorder is not None:  # call recording (REC-1): lengths, keep or discard
+            self.recorder.finish()
+            self._record_new_steps()
         outcome, cause = self._result()
         now = self.services.clock()
         talk = (now - self.answered_at).total_seconds() if self.answered_at else 0.0

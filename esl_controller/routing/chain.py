@@ -14,6 +14,7 @@ from collections.abc import Callable, Generator
 from esl_controller.routing import forwarding, screening
 from esl_controller.routing.actions import Action, Command
 from esl_controller.routing.alerting import alerting, do_not_disturb
+from esl_controller.routing.assistant import executive_assistant  # MA-1
 from esl_controller.routing.criteria import caller_matches, schedule_open
 from esl_controller.routing.incoming import IncomingCall
 from esl_controller.routing.intercept_group import user_intercept as _group_intercept
@@ -27,6 +28,8 @@ SERVICE_ORDER: tuple[str, ...] = (
     "selective-rejection",
     "anonymous-rejection",
     "selective-acceptance",
+    "executive-assistant",  # MA-1: after screening (a refused call never rings an
+    # assistant), before forwarding (the assistant screens the manager's calls first)
     "selective-forwarding",
     "forward-always",
     "do-not-disturb",
@@ -41,6 +44,7 @@ SERVICES: dict[str, Service] = {
     "selective-rejection": screening.selective_rejection,
     "anonymous-rejection": screening.anonymous_rejection,
     "selective-acceptance": screening.selective_acceptance,
+    "executive-assistant": executive_assistant,  # manager/assistant (MA-1)
     "selective-forwarding": forwarding.selective,
     "forward-always": forwarding.always,
     "do-not-disturb": do_not_disturb,

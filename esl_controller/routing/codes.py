@@ -58,6 +58,9 @@ CALLBACK_ON_BUSY = "*5"  # *5: call me back when the busy colleague is free; *5 
 CALLBACK_CANCEL = "*55"  # cancel the pending automatic callback
 HUNT_SIGN_OUT = "*35"  # *35 + hunt group extension: sign out of the group (CORE-2)
 HUNT_SIGN_IN = "*36"  # *36 + hunt group extension: sign in to it again
+# Manager/assistant (MA-1), routed by esl_controller.routing.assistant: *47 / *48 screening
+# on / off (the manager), *49 + manager extension + number: call on the manager's behalf.
+# (*57-*59 would collide with *5 + extension, callback on busy.)
 
 
 def feature_code(

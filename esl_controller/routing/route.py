@@ -24,6 +24,7 @@ from esl_controller.domain.numbers import (
 )
 from esl_controller.routing import (
     announcements,
+    assistant,  # manager/assistant (MA-1)
     call_control,
     calling_plan,  # calling plans, call capacity (GRP-1/2)
     codes,
@@ -38,7 +39,9 @@ from esl_controller.routing import menu as _menu  # noqa: F401 - registers kind 
 from esl_controller.routing import night as _night  # noqa: F401 - registers its frame
 from esl_controller.routing import park as _park  # noqa: F401 - registers kind "park"
 from esl_controller.routing import pickup as call_pickup  # *8 *97 *33 (USR-13)
+from esl_controller.routing import queue as call_queue  # kind "queue", *50 / *51
 from esl_controller.routing import toolbox as _toolbox  # noqa: F401 - frame and fallback
+from esl_controller.routing import virtual_extension as _virtual  # noqa: F401 - USR-22
 from esl_controller.routing.actions import GatewayNumber, Hangup, Playback, PreAnswer, Ring
 from esl_controller.routing.causes import HangupCause
 from esl_controller.routing.chain import incoming_call
@@ -70,6 +73,12 @@ def route_call(
     if ctx.origin is Origin.INTERNAL:
         return calling_plan.guard(_from_user(ctx, where, trace), ctx, where, trace)  # GRP-2
     return calling_plan.guard(_from_network(ctx, where, trace), ctx, where, trace)
+
+
+def placed_by_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
+    """The call as if the internal user of ``ctx`` dialled ``ctx.destination`` themselves
+    (a virtual extension standing for an outside number)."""
+    return _from_user(ctx, where, trace)
 
 
 def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
@@ -118,6 +127,8 @@ def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
         # Before extensions: an emergency call must never ring a colleague.
         return _outgoing(ctx, enterprise, caller, dialled, settings, trace,
                          where.directory.calling_plan_for(enterprise.id, caller.extension))
+    if call_queue.handles(dialled, directory, enterprise.id):  # *50 / *51 + queue (CC-1)
+        return call_queue.feature_code(ctx, caller, trace)
     if call_control.handles(dialled):  # *69 *66 #N *74 *75 *96 (USR-11/12/20)
         return call_control.call_control(
             ctx, directory, enterprise, caller, trace, where.busy,
@@ -125,6 +136,9 @@ def _from_user(ctx: CallContext, where: Where, trace: Trace) -> Script:
         )
     if call_pickup.handles(dialled):  # *8 *97EXT *33EXT: pickup, barge-in (USR-13)
         return call_pickup.feature_code(ctx, directory, enterprise, caller, trace)
+    if assistant.handles(dialled):  # *47 *48 *49 manager/assistant (MA-1)
+        return assistant.feature_code(ctx, directory, enterprise, caller, trace,
+                                      lambda again: _from_user(again, where, trace))
     if dialled.startswith("*"):
         return codes.feature_code(ctx, enterprise, caller, trace)
     callee = directory.user(enterprise.id, dialled)

@@ -135,6 +135,8 @@ def bridge(sess: OutboundSession, arg: str) -> str | None:
                                       ("Bridge-B-Unique-ID", leg.uuid)])
     for at, seconds in sess.spec.hold:
         sess.spawn_later(at, _hold, sess, leg, seconds)
+    for at, digit in sess.spec.dtmf_while_talking:  # in-call codes (call recording)
+        sess.spawn_later(at, sess._dtmf, digit)
     if sess.spec.hangup_while_talking is not None:
         sess.spawn_later(sess.spec.hangup_while_talking, sess.hangup, "NORMAL_CLEARING", "caller")
     endpoint = sess.endpoints.get(target.key) or Endpoint()
@@ -273,6 +275,11 @@ def run_app(sess: OutboundSession, app: str, arg: str, app_uuid: str) -> None:
         pre_answer(sess)
         interrupted = sess.hangup_evt.wait(sess.scaled(PLAYBACK_SECONDS))
         response = "PLAYBACK ERROR" if interrupted else "FILE PLAYED"
+    elif app == "record_session":  # call recording (REC-1): a media bug, returns at once
+        path, _, limit = (arg or "").partition(" ")
+        media.start_session_record(sess, path, float(limit) if limit.strip() else None)
+    elif app == "stop_record_session":
+        media.session_record(sess, "stop", (arg or "").strip())
     elif app in ("set", "export"):
         _set_var(sess, arg)
     elif app == "multiset":

@@ -184,3 +184,122 @@ def _write_tiff(path: str, pages: int, sender: str) -> None:
                        dpi=(204, 98))
     except OSError:
         pass  # an unwritable path: FreeSWITCH would leave no file either
+
+
+# -- record_session / uuid_record (call recording, REC-1) -------------------------------------
+class SessionRecording:
+    """One media bug recording the channel (both legs mixed) into a WAV file.
+
+    Real time is kept: the file is as long as the recording ran in simulated seconds
+    (wall clock / time_scale), capped at its limit; masked stretches are silence, the
+    rest the talking tone. The file is written when the recording stops: ``stop``,
+    the limit, or the hang-up (FreeSWITCH closes media bugs when the channel hangs up).
+    """
+
+    def __init__(self, path: str, began: float, limit: float | None) -> None:
+        self.path = path
+        self.began = began
+        self.limit = limit
+        self.masks: list[list[float | None]] = []  # [from, to] in perf_counter time
+        self.stopped = False
+
+    def mask(self, now: float) -> None:
+        if not self.masks or self.masks[-1][1] is not None:
+            self.masks.append([now, None])
+
+    def unmask(self, now: float) -> None:
+        if self.masks and self.masks[-1][1] is None:
+            self.masks[-1][1] = now
+
+    def stop(self, sess: OutboundSession) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        now = time.perf_counter()
+        scale = sess.scale if sess.scale > 0 else 1.0
+        total = (now - self.began) / scale
+        if self.limit is not None:
+            total = min(total, self.limit)
+        end = self.began + total * scale
+        segments: list[tuple[float, bool]] = []  # (seconds, tone?)
+        at = self.began
+        for start, stop in self.masks:
+            start = min(max(start or at, at), end)
+            stop = min(stop if stop is not None else end, end)
+            if start > at:
+                segments.append(((start - at) / scale, True))
+            if stop > start:
+                segments.append(((stop - start) / scale, False))
+            at = max(at, stop)
+        if end > at:
+            segments.append(((end - at) / scale, True))
+        try:
+            _write_segments(self.path, segments)
+        except OSError:
+            return  # an unwritable path: FreeSWITCH would leave no file either
+        sess.call.recordings.append(self.path)
+        sess.emit("RECORD_STOP", trail=[("Record-File-Path", self.path)])
+
+
+def _write_segments(path: str, segments: list[tuple[float, bool]]) -> None:
+    frame = [struct.pack("<h", int(8000 * math.sin(2 * math.pi * TONE_HZ * i / RATE)))
+             for i in range(RATE // TONE_HZ * 10)]
+    period = b"".join(frame)
+    with wave.open(path, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        for seconds, tone in segments:
+            samples = int(round(seconds * RATE))
+            if tone:
+                whole, rest = divmod(samples, len(frame))
+                out.writeframes(period * whole + period[: rest * 2])
+            else:
+                out.writeframes(b"\x00\x00" * samples)
+
+
+_session_records: weakref.WeakKeyDictionary[OutboundSession, dict[str, SessionRecording]] = (
+    weakref.WeakKeyDictionary())
+
+
+def start_session_record(sess: OutboundSession, path: str, limit: float | None) -> bool:
+    """``record_session PATH`` / ``uuid_record UUID start PATH [LIMIT]``."""
+    if not path or sess.chan.hangup_cause is not None:
+        return False
+    records = _session_records.setdefault(sess, {})
+    if path in records and not records[path].stopped:
+        return False
+    record = SessionRecording(path, time.perf_counter(), limit)
+    records[path] = record
+    sess.emit("RECORD_START", trail=[("Record-File-Path", path)])
+    if limit is not None:
+        sess.spawn_later(limit, record.stop, sess)
+    return True
+
+
+def session_record(sess: OutboundSession, verb: str, path: str) -> bool:
+    """``uuid_record UUID stop|mask|unmask PATH`` (stop ``all`` too)."""
+    records = _session_records.get(sess, {})
+    if verb == "stop" and path == "all":
+        for each in records.values():
+            each.stop(sess)
+        return True
+    record = records.get(path)
+    if record is None or record.stopped:
+        return False
+    now = time.perf_counter()
+    if verb == "mask":
+        record.mask(now)
+    elif verb == "unmask":
+        record.unmask(now)
+    elif verb == "stop":
+        record.stop(sess)
+    else:
+        return False
+    return True
+
+
+def stop_session_records(sess: OutboundSession) -> None:
+    """The channel hangs up: every recording on it is closed."""
+    for record in _session_records.get(sess, {}).values():
+        record.stop(sess)

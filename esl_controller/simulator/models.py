@@ -46,6 +46,9 @@ class CallSpec:
     hangup_while_ringing: float | None = None
     hangup_while_talking: float | None = None
     dtmf: list[tuple[float, str]] = field(default_factory=list)
+    # DTMF the caller presses during the conversation: (seconds after the bridge, digit);
+    # load-proof in-call codes (call recording, REC-1). Fired as DTMF events only.
+    dtmf_while_talking: list[tuple[float, str]] = field(default_factory=list)
     call_uuid: str | None = None
     inject: list[tuple[float, bytes]] = field(default_factory=list)
     close_after_connect: bool = False
@@ -104,3 +107,7 @@ class SimCall:
     conference: str | None = None  # the conference room this channel was in
     conference_size: int = 0  # callers in the room when it joined, itself included
     parked_music: list[str] = field(default_factory=list)  # streams played while waiting
+    # Call recording (REC-1): WAV files written by record_session / uuid_record, and what
+    # uuid_broadcast played: (path, leg).
+    recordings: list[str] = field(default_factory=list)
+    broadcasts: list[tuple[str, str]] = field(default_factory=list)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid as uuidlib
 from typing import TYPE_CHECKING
 
-from . import frames
+from . import frames, media
 from .events import CORE
 from .wire import Command
 
@@ -53,6 +53,23 @@ def api_output(command: str, args: str) -> str:
     if command == "originate":
         return f"+OK {uuidlib.uuid4()}\n"
     return f"-ERR {command} Command not found!\n"
+
+
+def _recording_api(sess: OutboundSession, args: list[str]) -> str:
+    """``uuid_record UUID start|stop|mask|unmask PATH [LIMIT]`` (mod_commands) on this
+    channel, and ``uuid_broadcast UUID PATH [aleg|bleg|both]`` (kept for assertions)."""
+    if len(args) < 3 or args[1] != sess.chan.uuid or sess.chan.hangup_cause is not None:
+        return "-ERR Cannot locate session!\n" if len(args) >= 3 else "-USAGE\n"
+    if args[0] == "uuid_broadcast":
+        sess.call.broadcasts.append((args[2], args[3] if len(args) > 3 else "aleg"))
+        return "+OK Message sent\n"
+    verb, path = args[2], args[3] if len(args) > 3 else ""
+    if verb == "start":
+        limit = float(args[4]) if len(args) > 4 else None
+        ok = media.start_session_record(sess, path, limit)
+    else:
+        ok = media.session_record(sess, verb, path)
+    return "+OK Success\n" if ok else "-ERR Cannot execute app\n"
 
 
 def _event_reply(sess: OutboundSession, args: list[str]) -> bytes:
@@ -113,6 +130,8 @@ def reply_for(sess: OutboundSession, cmd: Command) -> bytes:
     if verb == "getvar" and args:
         value = sess.chan.variables.get(args[0], "")
         return frames.command_reply(value or "-ERR command not found")
+    if verb == "api" and args and args[0] in ("uuid_record", "uuid_broadcast"):
+        return frames.api_response(_recording_api(sess, args))  # call recording (REC-1)
     if verb == "api" and args:
         return frames.api_response(api_output(args[0], " ".join(args[1:])))
     if verb == "bgapi" and args:

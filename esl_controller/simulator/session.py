@@ -13,7 +13,7 @@ import gevent.lock
 import gevent.queue
 from gevent import socket as gsocket
 
-from . import frames
+from . import frames, media
 from .apps import run_app
 from .events import Channel, connect_frame, event_frame, set_state
 from .models import CallSpec, Endpoint, SimCall
@@ -258,6 +258,7 @@ class OutboundSession:
     def _mark_hangup(self, cause: str, by: str) -> None:
         now = int(time.time() * 1_000_000)
         self.chan.hangup_cause = cause
+        media.stop_session_records(self)  # call recording (REC-1): files closed at hang-up
         self.chan.answer_state = "hangup"
         self.chan.hangup_us = now
         set_state(self.chan, "CS_HANGUP")

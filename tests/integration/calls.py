@@ -7,10 +7,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from esl_controller import personal
 from esl_controller.application import Pbx
 from esl_controller.bootstrap import Controller, ServeConfig
 from esl_controller.simulator import CallSpec, Endpoint, FakeInboundESL, FakeSwitch
 from projections.call_log import entries
+from projections.directory import Directory
 from tests.conftest import wait_until
 
 ESL_PASSWORD = "not-the-default-secret"
@@ -74,8 +76,13 @@ def log_of(controller: Controller, extension: str) -> list[tuple[str, str, str]]
     settled(controller)
     ent = controller.app.enterprise("Acme")
     return [
-        (e.kind, e.other_party, e.outcome)
+        (e.kind, personal.open_(controller.app, e.other_party), e.outcome)  # privacy: sealed
         for e in entries(controller.call_log.engine, ent.id, extension=extension)
     ]
 
 
+def caught_up(controller: Controller) -> Directory:
+    """The controller's directory has every change written to the log so far."""
+    last = controller.app.last_position()
+    wait_until(lambda: controller.directory.position >= last, what="the directory")
+    return controller.directory

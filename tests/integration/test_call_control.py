@@ -13,12 +13,7 @@ from esl_controller.application import Pbx
 from esl_controller.bootstrap import Controller
 from esl_controller.simulator import CallSpec, Endpoint, FakeInboundESL
 from tests.conftest import wait_until
-from tests.integration.calls import internal, log_of, switch
-
-
-def caught_up(controller: Controller) -> None:
-    last = controller.app.last_position()
-    wait_until(lambda: controller.directory.position >= last, what="the directory")
+from tests.integration.calls import caught_up, internal, log_of, switch
 
 
 def ended(controller: Controller, call_id: str) -> None:

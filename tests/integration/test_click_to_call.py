@@ -16,11 +16,7 @@ from esl_controller.application import Pbx
 from esl_controller.bootstrap import Controller
 from esl_controller.simulator import FakeInboundESL
 from tests.conftest import wait_until
-
-
-def caught_up(controller: Controller) -> None:
-    last = controller.app.last_position()
-    wait_until(lambda: controller.directory.position >= last, what="the directory")
+from tests.integration.calls import caught_up
 
 
 def post(controller: Controller, fields: dict[str, str], as_json: bool = False

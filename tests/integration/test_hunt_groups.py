@@ -19,16 +19,12 @@ from esl_controller.routing.hunt_group import weighted_order
 from esl_controller.simulator import CallSpec, Endpoint, SimCall
 from projections.directory import Directory
 from tests.conftest import wait_until
-from tests.integration.calls import internal, log_of, settled, switch
+from tests.integration.calls import caught_up, internal, log_of, settled, switch
 
 
 def steps(controller: Controller, call_id: str) -> str:
     return " | ".join(s["detail"] for s in controller.app.call(call_id).steps)
 
-
-def caught_up(controller: Controller) -> None:
-    last = controller.app.last_position()
-    wait_until(lambda: controller.directory.position >= last, what="the directory")
 
 
 def rung(call: SimCall) -> list[str]:

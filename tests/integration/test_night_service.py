@@ -24,8 +24,7 @@ from esl_controller.routing.script import Script
 from esl_controller.routing.toolbox import toolbox_no_answer_seconds
 from esl_controller.simulator import CallSpec, Endpoint, SimCall
 from projections.targets import TargetView
-from tests.conftest import wait_until
-from tests.integration.calls import internal, log_of, switch
+from tests.integration.calls import caught_up, internal, log_of, switch
 
 KIND = "front-desk"
 
@@ -33,10 +32,6 @@ KIND = "front-desk"
 def steps(controller: Controller, call_id: str) -> str:
     return " | ".join(s["detail"] for s in controller.app.call(call_id).steps)
 
-
-def caught_up(controller: Controller) -> None:
-    last = controller.app.last_position()
-    wait_until(lambda: controller.directory.position >= last, what="the directory")
 
 
 def bridges(call: SimCall) -> list[str]:

@@ -16,12 +16,7 @@ from esl_controller.bootstrap import Controller
 from esl_controller.call_services import CallServices
 from esl_controller.simulator import CallSpec, Endpoint, FakeInboundESL, FakeSwitch, SimCall
 from tests.conftest import wait_until
-from tests.integration.calls import internal, log_of, switch
-
-
-def caught_up(controller: Controller) -> None:
-    last = controller.app.last_position()
-    wait_until(lambda: controller.directory.position >= last, what="the directory")
+from tests.integration.calls import caught_up, internal, log_of, switch
 
 
 def ended(controller: Controller, call_id: str) -> None:

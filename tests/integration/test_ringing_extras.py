@@ -20,16 +20,12 @@ from esl_controller.schedules import add_schedule
 from esl_controller.simulator import CallSpec, Endpoint, SimCall
 from projections.blf import line_states
 from tests.conftest import wait_until
-from tests.integration.calls import internal, log_of, switch
+from tests.integration.calls import caught_up, internal, log_of, switch
 
 
 def steps(controller: Controller, call_id: str) -> str:
     return " | ".join(s["detail"] for s in controller.app.call(call_id).steps)
 
-
-def caught_up(controller: Controller) -> None:
-    last = controller.app.last_position()
-    wait_until(lambda: controller.directory.position >= last, what="the directory")
 
 
 def external(caller: str, destination: str) -> CallSpec:

@@ -10,17 +10,12 @@ from esl_controller.application import Pbx
 from esl_controller.bootstrap import Controller
 from esl_controller.simulator import CallSpec, Endpoint
 from tests.conftest import wait_until
-from tests.integration.calls import internal, log_of, switch
+from tests.integration.calls import caught_up, internal, log_of, switch
 
 
 def steps(controller: Controller, call_id: str) -> str:
     return " | ".join(s["detail"] for s in controller.app.call(call_id).steps)
 
-
-def caught_up(controller: Controller) -> None:
-    """The controller's directory has every settings change written so far."""
-    last = controller.app.last_position()
-    wait_until(lambda: controller.directory.position >= last, what="the directory")
 
 
 def test_busy_forwarding_to_a_colleague_rings_the_colleague(

@@ -430,6 +430,7 @@ def test_the_service_order_is_the_one_design_md_fixes() -> None:
         "selective-rejection",
         "anonymous-rejection",
         "selective-acceptance",
+        "executive-assistant",  # MA-1: after screening, before forwarding (issue 5)
         "selective-forwarding",
         "forward-always",
         "do-not-disturb",
