@@ -37,22 +37,26 @@ def moh() -> None:
 @moh.command("set")
 @click.argument("media")
 @user_option
+@group_option
 @enterprise_option
 @pass_app
-def moh_set(app: Pbx, media: str, extension: str | None, enterprise: str | None) -> None:
+def moh_set(app: Pbx, media: str, extension: str | None, group: str | None,
+            enterprise: str | None) -> None:
     """MEDIA: a 16-bit PCM .wav file (8-48 kHz), local_stream://NAME or tone_stream://..."""
-    chosen = CallServices(app).set_hold_music(enterprise, extension, media)
-    click.echo(f"music on hold of {_whom(extension)}: {chosen.hold_music}")
+    chosen = CallServices(app).set_hold_music(enterprise, _one(extension, group), media)
+    click.echo(f"music on hold of {_whom(extension, group)}: {chosen.hold_music}")
 
 
 @moh.command("clear")
 @user_option
+@group_option
 @enterprise_option
 @pass_app
-def moh_clear(app: Pbx, extension: str | None, enterprise: str | None) -> None:
-    """Back to the enterprise's music (for a user) or the switch's (for the enterprise)."""
-    CallServices(app).set_hold_music(enterprise, extension, None)
-    click.echo(f"music on hold of {_whom(extension)} cleared")
+def moh_clear(app: Pbx, extension: str | None, group: str | None,
+              enterprise: str | None) -> None:
+    """Back to the group's or enterprise's music, or the switch's (for the enterprise)."""
+    CallServices(app).set_hold_music(enterprise, _one(extension, group), None)
+    click.echo(f"music on hold of {_whom(extension, group)} cleared")
 
 
 @moh.command("show")

@@ -314,7 +314,7 @@ class CallServices:
                        media: str | None) -> ChoicesView:
         ent = self._enterprise(enterprise)
         checked = None if media is None else check_media(media)
-        choices = self._choices(ent, extension)
+        choices = self._choices(ent, extension, groups=True)
         choices.choose_hold_music(checked)
         self.app.save(choices)
         return self._view(ent, extension)

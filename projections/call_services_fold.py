@@ -228,9 +228,11 @@ class CallServicesFold(TargetIndex):
                 return found
         return None
 
-    def hold_music_of(self, enterprise_id: UUID, extension: str | None) -> str | None:
-        """The user's own music on hold, else the enterprise's, else None (the switch's)."""
-        return self._chosen(enterprise_id, extension, "hold_music")
+    def hold_music_of(self, enterprise_id: UUID, extension: str | None,
+                      dialled: str | None = None) -> str | None:
+        """The user's own music on hold, else the one of the group that was ``dialled`` (a
+        hunt group's extension), else the enterprise's, else None (the switch's)."""
+        return self._chosen(enterprise_id, extension, "hold_music", dialled)
 
     def ringback_of(self, enterprise_id: UUID, extension: str | None,
                     dialled: str | None = None) -> str | None:

@@ -481,10 +481,12 @@ class CallRun:
         return chosen(uuid.UUID(enterprise_id), extension, *more) if chosen is not None else None
 
     def _callee_hold_music(self, ring: Ring) -> str:
-        """What the caller hears when the called user holds: that user's choice."""
+        """What the caller hears when the called user holds: that user's choice, else the
+        dialled group's, else the enterprise's."""
         first = ring.targets[0].label() if len(ring.targets) == 1 else None
-        return self._choice("hold_music_of", first) or self.services.settings.hold_music_for(
-            self.trace.classification.enterprise_id)
+        enterprise_id = self.trace.classification.enterprise_id
+        return (self._choice("hold_music_of", first, self.ctx.destination)
+                or self.services.settings.hold_music_for(enterprise_id))
 
     def _set_ringback(self, ring: Ring) -> None:
         """``ringback`` / ``transfer_ringback`` on the A-leg: the callee's or enterprise's."""
