@@ -37,6 +37,7 @@ from esl_controller.routing.actions import (
     Action,
     Answer,
     Command,
+    GatewayNumber,
     Hangup,
     Playback,
     Ring,
@@ -172,12 +173,18 @@ def member_states(
     return found
 
 
-def desk_devices(directory: Directory, user: UserView, domain: str) -> tuple[Target, ...]:
-    """What a group call rings for one member: their desk, never their mobile."""
+def desk_devices(directory: Directory, user: UserView, domain: str,
+                 gateway: str | None = None) -> tuple[Target, ...]:
+    """What a group call rings for one member: their desk phones, shared devices and hot
+    desks, and with ``gateway`` (hunt groups) and mobility on, their mobile as well (USR-9:
+    a mobile user can be a member), whatever their own ring mode and leg schedules say."""
+    mobile = (GatewayNumber(gateway, user.mobile),) if (
+        gateway is not None and user.mobility and user.mobile) else ()
     return (
         UserDevices(user.extension, domain),
         *(SharedDevice(user.extension, d.name, domain) for d in user.devices),
         *(UserDevices(phone, domain) for phone in directory.hotdesk_devices_of(user.id)),
+        *mobile,
     )
 
 
@@ -188,6 +195,8 @@ def _member_of(directory: Directory, enterprise_id: UUID, label: str | None,
         return None
     for member in members:
         if label == member.extension or label.startswith(member.extension + "-"):
+            return member.extension
+        if member.user is not None and member.user.mobile and label == member.user.mobile:
             return member.extension
     phone = directory.hotdesk(enterprise_id, label)
     return phone.extension if phone is not None else label
@@ -271,6 +280,7 @@ def _ring_in_turn(
     """One member after the other; returns None when one answered, else each result."""
     directory = call.where.directory
     domain = call.enterprise.domain
+    gateway = call.where.settings.gateway
     trace = call.trace
     results: list[RingResult] = []
     elapsed = 0
@@ -288,7 +298,7 @@ def _ring_in_turn(
         if group.policy == "circular":
             yield from _tell(group, "offered", member.extension)
         trace.add("hunt group", "offer", f"ringing {member.label} for {timeout} s")
-        outcome = yield Ring(desk_devices(directory, member.user, domain), timeout,
+        outcome = yield Ring(desk_devices(directory, member.user, domain, gateway), timeout,
                              call.presented_number, call.presented_name,
                              answered_as=member.extension)
         assert isinstance(outcome, Rang)
@@ -317,11 +327,12 @@ def _ring_all(
         return []
     directory = call.where.directory
     domain = call.enterprise.domain
+    gateway = call.where.settings.gateway
     timeout = group.total_timeout or group.member_timeout
     legs: list[Target] = []
     for member in available:
         assert member.user is not None
-        legs.extend(desk_devices(directory, member.user, domain))
+        legs.extend(desk_devices(directory, member.user, domain, gateway))
     call.trace.add("hunt group", "ring all",
                    f"ringing {', '.join(m.label for m in available)} at once for {timeout} s")
     outcome = yield Ring(tuple(legs), timeout, call.presented_number, call.presented_name)

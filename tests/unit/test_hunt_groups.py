@@ -254,6 +254,18 @@ def test_group_calls_ring_the_desk_only_and_skip_personal_forwarding(app: Pbx) -
     assert ring.answered_as == "101"
 
 
+def test_a_mobility_members_mobile_rings_with_the_group_call(app: Pbx) -> None:
+    # USR-9: a mobile user can be a member; their own ring mode (desk only here) is theirs.
+    user_services.update(app, None, "102", mobile="06 12345678", mobility=True, ring="desk")
+    add(app, "simultaneous", "101,102")
+    ex = Exchange(app)
+    actions, story = ex.call("600", lambda _labels: "+31612345678", caller="104")
+    ring = next(a for a in actions if isinstance(a, Ring))
+    assert ring.targets == (UserDevices("101", DOMAIN), UserDevices("102", DOMAIN),
+                            GatewayNumber("trunk", "+31612345678"))
+    assert "102 answered first" in story  # the mobile's answer is the member's
+
+
 def test_busy_forwarding_and_not_reachable_forwarding(app: Pbx) -> None:
     add(app, "regular", "101,102", busy="103", not_reachable="020 7777777")
     ex = Exchange(app)
