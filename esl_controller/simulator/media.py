@@ -57,7 +57,14 @@ def record(sess: OutboundSession, arg: str) -> None:
     limit = float(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 3600.0
     began = time.perf_counter()
     deadline = began + sess.scaled(limit)
-    while True:
+    if sess.spec.hangup_into_recording is not None:
+        sess.spawn_later(sess.spec.hangup_into_recording, sess.hangup, "NORMAL_CLEARING",
+                         "caller")
+    talk = sess.spec.talk_into_recording
+    if talk is not None:  # speaks, then #: timed from this recording's start
+        deadline = min(deadline, began + sess.scaled(talk))
+        sess.hangup_evt.wait(max(0.0, deadline - time.perf_counter()))
+    while talk is None:
         digit = _next_digit(sess, deadline)
         if digit is None or digit in RECORD_TERMINATORS:
             break

@@ -46,6 +46,10 @@ class CallSpec:
     hangup_while_ringing: float | None = None
     hangup_while_talking: float | None = None
     dtmf: list[tuple[float, str]] = field(default_factory=list)
+    # The caller speaks this many seconds into each ``record``, then presses # (timed from
+    # the recording's start, so it holds on a loaded machine; None: ``dtmf`` ends it).
+    talk_into_recording: float | None = None
+    hangup_into_recording: float | None = None  # the caller hangs up this far into a record
     # DTMF the caller presses during the conversation: (seconds after the bridge, digit);
     # load-proof in-call codes (call recording, REC-1). Fired as DTMF events only.
     dtmf_while_talking: list[tuple[float, str]] = field(default_factory=list)

@@ -29,7 +29,7 @@ def test_call_return_rings_back_the_outside_caller_who_called_last(
 ) -> None:
     fs = switch(controller, **{"101": Endpoint("no-answer")})
     missed = fs.place_call(CallSpec("0612345678", "+31201234567", call_uuid=str(uuid.uuid4()),
-                                    hangup_after=2))
+                                    hangup_while_ringing=2))
     ended(controller, missed.call_uuid)
     back = switch(controller).place_call(internal("101", "*69"))
     assert bridges(back)[-1].endswith("sofia/gateway/trunk/+31612345678")
@@ -47,7 +47,7 @@ def test_call_return_of_a_withheld_caller_plays_a_notice_and_dials_nothing(
 ) -> None:
     fs = switch(controller, **{"101": Endpoint("no-answer")})
     missed = fs.place_call(CallSpec("anonymous", "+31201234567", call_uuid=str(uuid.uuid4()),
-                                    hangup_after=2))
+                                    hangup_while_ringing=2))
     ended(controller, missed.call_uuid)
     back = switch(controller).place_call(internal("101", "*69"))
     assert bridges(back) == []

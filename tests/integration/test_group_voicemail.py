@@ -72,9 +72,9 @@ def steps(controller: Controller, call: SimCall) -> list[str]:
 
 def test_message_from_the_public_network_is_mailed_to_the_address_and_cc_with_the_audio(
         controller: Controller, smtp: SmtpServer) -> None:
-    # A caller from outside dials the box's public number, talks, presses # after 20 s.
+    # A caller from outside dials the box's public number, talks 20 s, presses #.
     spec = CallSpec("+31612345678", "+31207654321", caller_name="Klant",
-                    dtmf=[(20.0, "#")], call_uuid="9d0f0a1e-0000-4000-8000-000000000601")
+                    talk_into_recording=20.0, call_uuid="9d0f0a1e-0000-4000-8000-000000000601")
     call = place(controller, spec)
     apps = [app for app, _ in call.apps]
     assert apps[-4:] == ["answer", "playback", "playback", "record"]

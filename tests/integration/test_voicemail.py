@@ -129,8 +129,8 @@ def messages_of(controller: Controller, ext: str) -> list[object]:
 def test_unanswered_call_leaves_a_message_mailed_with_its_audio(
     controller: Controller, inbound: FakeInboundESL, smtp: SmtpServer, behaviour: str
 ) -> None:
-    # The caller presses # 45 s (simulated) after the call began (no answer rings for 20 s).
-    sim = call(controller, internal("101", "102", dtmf=[(45.0, "#")]),
+    # The caller speaks 25 s (simulated) into the recording, then presses #.
+    sim = call(controller, internal("101", "102", talk_into_recording=25.0),
                **{"102": Endpoint(behaviour)})
     apps = [app for app, _ in sim.apps]  # type: ignore[attr-defined]
     assert apps[-4:] == ["answer", "playback", "playback", "record"]
@@ -167,7 +167,7 @@ def test_a_user_without_a_box_still_gets_the_busy_cause(controller: Controller) 
 def test_the_message_is_kept_when_the_caller_hangs_up_while_recording(
     controller: Controller,
 ) -> None:
-    sim = call(controller, internal("101", "102", hangup_after=20.0),
+    sim = call(controller, internal("101", "102", hangup_into_recording=5.0),
                **{"102": Endpoint("busy")})
     assert sim.hangup_by == "caller"  # type: ignore[attr-defined]
     [message] = wait_until(lambda: messages_of(controller, "102"), what="message kept")
@@ -177,7 +177,7 @@ def test_the_message_is_kept_when_the_caller_hangs_up_while_recording(
 def test_portal_with_pin_plays_and_saves_the_message(
     controller: Controller, inbound: FakeInboundESL
 ) -> None:
-    call(controller, internal("101", "102", dtmf=[(10.0, "#")]), **{"102": Endpoint("busy")})
+    call(controller, internal("101", "102", talk_into_recording=8.0), **{"102": Endpoint("busy")})
     [message] = wait_until(lambda: messages_of(controller, "102"), what="message kept")
     keys = ["4", "3", "2", "1", "#", "1", "2", "#"]
     sim = call(controller, internal("102", "*98", dtmf=[(1.0 + i, k) for i, k in enumerate(keys)]))
@@ -225,7 +225,7 @@ def test_email_only_box_mails_the_message_then_frees_it_and_the_lamp_goes_off(
     controller: Controller, inbound: FakeInboundESL, smtp: SmtpServer
 ) -> None:
     controller.voicemail.enable(None, "102", email_audio=True, keep=False)
-    call(controller, internal("101", "102", dtmf=[(30.0, "#")]), **{"102": Endpoint("busy")})
+    call(controller, internal("101", "102", talk_into_recording=20.0), **{"102": Endpoint("busy")})
     [mail] = wait_until(smtp.messages, timeout=10, what="the e-mail")
     [audio] = [p for p in mail.iter_attachments() if p.get_content_type() == "audio/x-wav"]
     assert len(audio.get_content()) > 1000
@@ -250,7 +250,7 @@ def test_email_only_keeps_the_message_when_mailing_fails(
         mailer = running.voicemail.mailer
         assert mailer is not None
         mailer.retries, mailer.backoff = 2, 0.01  # give up quickly: nobody listens there
-        call(running, internal("101", "102", dtmf=[(30.0, "#")]), **{"102": Endpoint("busy")})
+        call(running, internal("101", "102", talk_into_recording=20.0), **{"102": Endpoint("busy")})
         wait_until(lambda: mailer.failures >= 2, what="mailing given up")
         running.voicemail.wait_mail(timeout=5)
         [message] = messages_of(running, "102")
