@@ -243,13 +243,14 @@ def test_silent_until_connect_and_unknown_command(controller: Any) -> None:
         done = c.wait_event("CHANNEL_EXECUTE_COMPLETE")
         assert done is not None
         texts.append(dict(done.event()[0])["Application-Response"])
+        assert c.wait_event("DTMF") is not None  # pressed once the listener is subscribed
         c.send("sendmsg\ncall-command: hangup\nhangup-cause: USER_BUSY\n\n")
         c.wait_event("CHANNEL_HANGUP_COMPLETE")
         texts.append(c.reply("exit\n\n").get("Reply-Text") or "")
         c.drain()
         return texts
 
-    spec = CallSpec(caller="101", destination="*97", dtmf=[(0.1, "#")])
+    spec = CallSpec(caller="101", destination="*97", dtmf=[(2.0 / SCALE, "#")])  # 2 s
     call, texts = run_call(controller, script, spec)
     assert texts == ["+OK Events Enabled", "+OK will linger", "+OK event listener enabled plain",
                      "-ERR command not found", "FILE PLAYED", "+OK bye"]
