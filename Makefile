@@ -9,6 +9,8 @@ RATE ?= 100
 CALLS ?= 2000
 # the audit part of make bench: seal, verify and rebuild a log this long
 AUDIT_EVENTS ?= 1000000
+# the call-center part of make bench: callers through a queue with 100 agents
+QUEUE_CALLERS ?= 1000
 
 .PHONY: install run test lint typecheck bench clean
 
@@ -33,6 +35,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m esl_controller.bench --rate $(RATE) --calls $(CALLS)
 	$(BIN)/python -m esl_controller.bench_audit --events $(AUDIT_EVENTS)
+	$(BIN)/python -m esl_controller.bench_queue --callers $(QUEUE_CALLERS)
 
 clean:
 	rm -rf $(VENV) var build *.egg-info

@@ -14,6 +14,7 @@ from commands.output import emit_json, table
 from commands.users import _as_dict as user_as_dict
 from esl_controller import audit as log_audit
 from esl_controller.application import Pbx
+from esl_controller.audit_refusals import refusals_recorded
 from esl_controller.errors import NotFoundError, ValidationError
 from projections.directory import Directory, EnterpriseView
 from projections.hunt_groups_fold import HuntGroupView
@@ -99,6 +100,7 @@ def _print_fields(data: dict[str, Any]) -> None:
               help="The enterprise (optional when exactly one existed then).")
 @json_option
 @pass_app
+@refusals_recorded("audit state")
 def state(app: Pbx, at: str, user: str | None, hunt_group: str | None,
           enterprise: str | None, as_json: bool) -> None:
     """The configuration as it was at a moment, folded afresh from the log."""

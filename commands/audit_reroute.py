@@ -9,6 +9,7 @@ import click
 from commands.common import json_option, pass_app
 from commands.output import emit_json
 from esl_controller.application import Pbx
+from esl_controller.audit_refusals import refusals_recorded
 from esl_controller.errors import ValidationError
 
 try:  # the ``audit`` group of the audit commands (state ...), when it is there
@@ -39,6 +40,7 @@ def parse_date(text: str, option: str) -> datetime:
 @click.option("--until", default=None, help="End (exclusive); default: now.")
 @json_option
 @pass_app
+@refusals_recorded("audit reroute")
 def reroute(app: Pbx, since: str, until: str | None, as_json: bool) -> None:
     """Re-run recorded calls against today's configuration and code; list those that would
     now go elsewhere."""

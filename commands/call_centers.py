@@ -12,6 +12,7 @@ from esl_controller.application import Pbx
 from esl_controller.call_centers import CallCenters
 from esl_controller.domain.call_centers import (
     AGENT_STATES,
+    ANNOUNCE,
     DEFAULT_BOUNCE_AFTER,
     DEFAULT_MAX_NO_ANSWERS,
     DEFAULT_WRAP_UP,
@@ -39,6 +40,8 @@ def _as_dict(queue: QueueView) -> dict[str, Any]:
         "auto_answer": queue.auto_answer, "wrap_up": queue.wrap_up,
         "welcome": queue.welcome, "welcome_mandatory": queue.welcome_mandatory,
         "music": queue.music, "priority_numbers": list(queue.priority_numbers),
+        "supervisors": list(queue.supervisors),  # CC-5
+        "announce": queue.announce, "overflow_greeting": queue.overflow_greeting,  # CC-2
         "id": str(queue.id),
     }
 
@@ -81,6 +84,11 @@ def queue() -> None:
 @click.option("--auto-answer", is_flag=True, help="Agents' phones answer queue calls.")
 @click.option("--priority-number", "priority_numbers", multiple=True, metavar="NUMBER",
               help="Callers from this number go before the others (repeatable).")
+@click.option("--announce", type=click.Choice(ANNOUNCE), default="none", show_default=True,
+              help="Tell waiting callers their position and / or estimated wait, on entry "
+                   "and with each comfort message.")
+@click.option("--overflow-greeting", metavar="MEDIA",
+              help="Played to a caller before the overflow (file or stream).")
 @json_option
 @pass_app
 def add(app: Pbx, name: str, enterprise: str | None, extension: str,
@@ -88,14 +96,16 @@ def add(app: Pbx, name: str, enterprise: str | None, extension: str,
         overflow: str | None, comfort_every: int | None, comfort: str | None,
         welcome: str | None, welcome_mandatory: bool, music: str | None, bounce_after: int,
         max_no_answers: int, wrap_up: int, stranded: str, auto_answer: bool,
-        priority_numbers: tuple[str, ...], as_json: bool) -> None:
+        priority_numbers: tuple[str, ...], announce: str, overflow_greeting: str | None,
+        as_json: bool) -> None:
     """Add a queue."""
     view = CallCenters(app).add(
         enterprise, name, extension, int(tier), policy, numbers_, max_wait=max_wait,
         overflow=overflow, comfort_every=comfort_every, bounce_after=bounce_after,
         auto_answer=auto_answer, welcome=welcome, welcome_mandatory=welcome_mandatory,
         comfort=comfort, music=music, stranded=stranded, wrap_up=wrap_up,
-        max_no_answers=max_no_answers, priority_numbers=priority_numbers)
+        max_no_answers=max_no_answers, priority_numbers=priority_numbers,
+        announce=announce, overflow_greeting=overflow_greeting)
     if as_json:
         emit_json(_as_dict(view))
         return
@@ -156,12 +166,19 @@ def show(app: Pbx, name: str, enterprise: str | None, as_json: bool) -> None:
     wait = f"after {view.max_wait} s" if view.max_wait else "never by time"
     click.echo(f"overflow {wait} or when full to {_shown(view.overflow)}; stranded: "
                f"{view.stranded}; agents ring {view.bounce_after} s; wrap-up {view.wrap_up} s")
+    if view.announce != "none" or view.overflow_greeting:  # announcements (CC-2)
+        click.echo(f"announce: {view.announce}; overflow greeting: "
+                   f"{view.overflow_greeting or '-'}")
+    if view.supervisors:  # supervisor functions (CC-5)
+        click.echo(f"supervisors: {', '.join(view.supervisors)}")
     waiting = live["waiting"]
     click.echo(f"waiting: {len(waiting)}")
     if waiting:
         table([(i, w["caller"], f"{w['waited']} s", w["priority"] or "-",
-                ",".join(w["offered_to"]) or "-", w["call"]) for i, w in enumerate(waiting, 1)],
-              ["pos", "caller", "waited", "priority", "ringing", "call"])
+                f"talking {w['talking']}" if w.get("talking")  # CC-5: answered, on the call
+                else ",".join(w["offered_to"]) or "-", w["call"], w.get("node") or "-")
+               for i, w in enumerate(waiting, 1)],
+              ["pos", "caller", "waited", "priority", "ringing", "call", "node"])
     table([(a["extension"], a["name"] or "-", a["state"]) for a in live["agents"]],
           ["agent", "name", "state"])
     f = live.get("figures")
@@ -169,7 +186,9 @@ def show(app: Pbx, name: str, enterprise: str | None, as_json: bool) -> None:
         average = f"{f['average_wait']} s" if f["average_wait"] is not None else "-"
         click.echo(f"calls: {f['entered']} entered, {f['answered']} answered, "
                    f"{f['abandoned']} abandoned, {f['overflowed']} overflowed, "
-                   f"{f['bounced']} bounced; average wait {average}")
+                   f"{f['bounced']} bounced"
+                   + (f", {f['taken']} taken by a receptionist" if f.get("taken") else "")
+                   + f"; average wait {average}")
 
 
 @queue.command("list")

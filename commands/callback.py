@@ -16,13 +16,10 @@ import uuid
 import click
 
 from commands.common import enterprise_option, pass_app
-from commands.serve import _address, read_password
+from commands.serve import connected, inbound_target
 from commands.users import user
 from esl_controller.application import Pbx
 from esl_controller.esl.inbound import (
-    DEFAULT_PASSWORD,
-    AuthenticationError,
-    InboundClient,
     NotConnectedError,
 )
 from esl_controller.esl.server import EslError
@@ -76,15 +73,7 @@ def call_back(
     """
     from projections import call_log
 
-    if esl is None:
-        raise click.UsageError("missing option '--esl' (FreeSWITCH's inbound ESL HOST:PORT)")
-    address = _address(esl, 8021, "--esl")
-    assert address is not None
-    password = read_password(esl_password_file)
-    if password is None:
-        raise click.UsageError("--esl needs --esl-password-file or PBX_ESL_PASSWORD")
-    if password == DEFAULT_PASSWORD:
-        raise click.UsageError("refusing FreeSWITCH's default ESL password 'ClueCon'")
+    address, password = inbound_target(esl, esl_password_file)
 
     ent = app.enterprise(enterprise)
     found = app.user(ent.name, extension)
@@ -125,12 +114,7 @@ def call_back(
     command = originate_command(found.extension, found.name, ent.domain, other)
     host, port = address
     job = str(uuid.uuid4())
-    try:
-        client = InboundClient(host, port, password)
-        client.connect()
-    except (NotConnectedError, AuthenticationError, EslError, OSError) as exc:
-        click.echo(f"error: FreeSWITCH's event socket at {host}:{port}: {exc}", err=True)
-        raise click.exceptions.Exit(1) from None
+    client = connected(address, password)
     try:
         reply = client.send(f"bgapi {command}\nJob-UUID: {job}").reply_text
     except (NotConnectedError, EslError) as exc:

@@ -12,9 +12,10 @@ from commands.common import json_option, pass_app
 from commands.output import emit_json, table
 from esl_controller import audit
 from esl_controller.application import Pbx
+from esl_controller.audit_refusals import refusals_recorded
 from esl_controller.errors import ValidationError
 
-HIDDEN = ("hash",)  # never print secrets' hashes
+HIDDEN = ("hash", "secret")  # never print secrets (sealed or not) or their hashes
 SKIPPED = {"originator_id", "originator_version", "originator_topic", "timestamp"}
 
 
@@ -104,6 +105,7 @@ def seal(app: Pbx, every: int) -> None:
                    "'pbx events checkpoints').")
 @json_option
 @pass_app
+@refusals_recorded("events verify")
 def verify(app: Pbx, checkpoint_file: IO[str] | None, as_json: bool) -> None:
     """Recompute the hash chain over the log; name the first changed, inserted or deleted
     event (exit status 1), or print a summary (exit status 0)."""
@@ -158,6 +160,7 @@ def checkpoints(app: Pbx, as_json: bool) -> None:
 @click.option("--output", "output", type=click.Path(dir_okay=False, writable=True),
               default=None, help="Write to FILE (default: standard output).")
 @pass_app
+@refusals_recorded("events export")
 def export(app: Pbx, start: str, end: str, output: str | None) -> None:
     """Events stamped in a date range as JSON Lines (position, timestamp, topic,
     originator, version, data)."""

@@ -8,6 +8,7 @@ from commands.common import enterprise_option, json_option, pass_app
 from commands.output import emit_json
 from esl_controller import privacy as use_cases
 from esl_controller.application import Pbx
+from esl_controller.audit_refusals import refusals_recorded
 
 
 @click.group("privacy")
@@ -20,16 +21,21 @@ def privacy() -> None:
 @enterprise_option
 @json_option
 @pass_app
+@refusals_recorded("privacy erase", numbers=("number",))
 def erase(app: Pbx, number: str, enterprise: str | None, as_json: bool) -> None:
     """Destroy NUMBER's key: their number reads [erased] in the call log and explanations."""
     done = use_cases.erase_person(app, number, enterprise)
     if as_json:
         emit_json({"number": done.number, "person_hash": done.person_hash,
-                   "erasure_id": str(done.erasure_id), "at": done.at.isoformat()})
+                   "erasure_id": str(done.erasure_id), "at": done.at.isoformat(),
+                   "voicemail_messages_deleted": done.voicemail_messages})
         return
     click.echo(f"Erased {done.number}: key of person {done.person_hash[:12]}… destroyed, "
                f"PersonErased recorded at {done.at:%Y-%m-%d %H:%M:%S} UTC; "
                f"stored events unchanged")
+    if done.voicemail_messages:
+        click.echo(f"Deleted {done.voicemail_messages} voicemail message(s) they left "
+                   "(audio file and place in the box; MessagePurged, reason erased)")
 
 
 @click.command("purge")
@@ -37,6 +43,7 @@ def erase(app: Pbx, number: str, enterprise: str | None, as_json: bool) -> None:
               help="Delete call log entries of calls that started more than DAYS days ago.")
 @json_option
 @pass_app
+@refusals_recorded("calls purge")
 def purge_calls(app: Pbx, days: int, as_json: bool) -> None:
     """Call log retention: delete entries older than DAYS (CallLogPurged records it)."""
     done = use_cases.purge_call_log(app, days)

@@ -3,6 +3,8 @@
 ``show`` reads the line states the serving controller keeps (the busy lamp read model) and
 the calls' own records; ``pickup``, ``transfer`` and ``park`` act on a monitored user's call
 over FreeSWITCH's inbound event socket (``--esl HOST:PORT``, as ``pbx user call-back``).
+A premium receptionist is given call center queues (``queues``): ``show`` lists their
+waiting callers and ``take`` takes one out of its queue, to the receptionist's phone or on.
 """
 
 from __future__ import annotations
@@ -14,11 +16,10 @@ import click
 
 from commands.common import enterprise_option, json_option, pass_app
 from commands.output import emit_json, table
-from commands.serve import _address, read_password
+from commands.serve import inbound_target
 from esl_controller import receptionist as use_cases
 from esl_controller.application import Pbx
 from esl_controller.esl.inbound import (
-    DEFAULT_PASSWORD,
     AuthenticationError,
     InboundClient,
     NotConnectedError,
@@ -28,7 +29,8 @@ from esl_controller.esl.server import EslError
 
 @click.group("receptionist")
 def receptionist() -> None:
-    """Receptionist console (RCP-1): watch colleagues' lines, pick up, transfer and park."""
+    """Receptionist console (RCP-1): watch colleagues' lines, pick up, transfer and park;
+    premium: handle call center queues."""
 
 
 @receptionist.command("add")
@@ -73,6 +75,13 @@ def _console_dict(view: use_cases.Console) -> dict[str, Any]:
                        for c in line.calls]}
             for line in view.lines
         ],
+        "queues": [
+            {"name": q.name, "extension": q.extension,
+             "waiting": [{"position": w.position, "call_id": w.call_id, "caller": w.caller,
+                          "waited": w.waited, "priority": w.priority,
+                          "ringing": list(w.ringing)} for w in q.waiting]}
+            for q in view.queues
+        ],
     }
 
 
@@ -100,18 +109,16 @@ def show(app: Pbx, extension: str, enterprise: str | None, as_json: bool) -> Non
                          + (f" (answered by {call.answered_by})" if call.answered_by else ""),
                          call.call_id))
     table(rows, ("ext", "name", "line", "call", "call id"))
+    for queue in view.queues:  # premium: the queues handled, their waiting callers
+        click.echo(f"queue {queue.name} ({queue.extension}): {len(queue.waiting)} waiting")
+        if queue.waiting:
+            table([(w.position, w.caller, f"{w.waited} s", w.priority or "-",
+                    ", ".join(w.ringing) or "-", w.call_id) for w in queue.waiting],
+                  ("pos", "caller", "waited", "priority", "ringing", "call id"))
 
 
 def _client(esl: str | None, password_file: str | None) -> InboundClient:
-    if esl is None:
-        raise click.UsageError("missing option '--esl' (FreeSWITCH's inbound ESL HOST:PORT)")
-    address = _address(esl, 8021, "--esl")
-    assert address is not None
-    password = read_password(password_file)
-    if password is None:
-        raise click.UsageError("--esl needs --esl-password-file or PBX_ESL_PASSWORD")
-    if password == DEFAULT_PASSWORD:
-        raise click.UsageError("refusing FreeSWITCH's default ESL password 'ClueCon'")
+    address, password = inbound_target(esl, password_file)
     return InboundClient(address[0], address[1], password)
 
 
@@ -191,6 +198,60 @@ def park(app: Pbx, extension: str, call_id: str, slot: str, esl: str | None,
          password_file: str | None, enterprise: str | None) -> None:
     """Park answered call CALL_ID of a monitored user on park slot SLOT (its extension)."""
     _act(app, extension, "park", call_id, slot, esl, password_file, enterprise)
+
+
+@receptionist.command("queues")
+@click.argument("extension")
+@click.argument("queues", metavar="QUEUE[,QUEUE...]|none")
+@enterprise_option
+@pass_app
+def queues(app: Pbx, extension: str, queues: str, enterprise: str | None) -> None:
+    """Give premium receptionist EXTENSION the call center queues to handle (names or
+    extensions; the whole list; none: no queue)."""
+    names = use_cases.set_queues(app, enterprise, extension, queues.split(","))
+    click.echo(f"receptionist {extension} handles "
+               + (f"{len(names)} queue(s): " + ", ".join(names) if names else "no queue"))
+
+
+@receptionist.command("take")
+@click.argument("extension")
+@click.argument("call_id")
+@click.option("--to", "destination", default=None, metavar="EXT",
+              help="Send the caller on to this extension or number (default: EXTENSION's "
+                   "own phone).")
+@_esl_options
+@enterprise_option
+@pass_app
+def take(app: Pbx, extension: str, call_id: str, destination: str | None, esl: str | None,
+         password_file: str | None, enterprise: str | None) -> None:
+    """Take call CALL_ID waiting in a queue EXTENSION handles (premium) out of the queue:
+    to EXTENSION's phone, or on to --to."""
+    client = _client(esl, password_file)
+    connected = False
+
+    def connect() -> None:  # checked first, connected before anything is recorded
+        nonlocal connected
+        client.connect()
+        connected = True
+
+    try:
+        done = use_cases.take(app, enterprise, extension, call_id, destination,
+                              lambda command: str(client.api(command)), datetime.now(UTC),
+                              connect)
+    except (NotConnectedError, AuthenticationError, EslError, OSError) as exc:
+        recorded = (" (the take is recorded: the caller goes at their next look for an "
+                    "agent)") if connected else ""
+        click.echo(f"error: FreeSWITCH's event socket at {esl}: {exc}{recorded}", err=True)
+        raise click.exceptions.Exit(1) from None
+    finally:
+        if connected:
+            client.close()
+    click.echo(f"take of call {done.call_id} out of {done.on_behalf_of} to {done.destination} "
+               f"by {extension}")
+    click.echo(f"sent: api {done.command}")
+    if not done.reply.startswith("+OK"):
+        click.echo(f"FreeSWITCH answered {done.reply or 'nothing'}: the caller goes at their "
+                   "next look for an agent, after the current music slice")
 
 
 @receptionist.command("actions")

@@ -11,6 +11,7 @@ from commands.common import enterprise_option, json_option, pass_app
 from commands.output import emit_json, table
 from esl_controller import recording_access as access
 from esl_controller.application import Pbx
+from esl_controller.audit_refusals import refusals_recorded  # issue 6 item 7
 
 as_option = click.option("--as", "as_ext", required=True, metavar="EXT",
                          help="The user asking: results are what they may hear.")
@@ -116,6 +117,7 @@ def team_list(app: Pbx, enterprise: str | None) -> None:
 @enterprise_option
 @json_option
 @pass_app
+@refusals_recorded("recordings search", numbers=("number",))
 def search(app: Pbx, as_ext: str, user: str | None, team_name: str | None,
            number: str | None, date_from: str | None, date_to: str | None,
            min_seconds: float | None, max_seconds: float | None, label: str | None,
@@ -173,6 +175,7 @@ def favourite(app: Pbx, recording: str, as_ext: str, remove: bool,
               help="The controller's HTTP address as listeners reach it (env PBX_PUBLIC_URL).")
 @enterprise_option
 @pass_app
+@refusals_recorded("recordings share")
 def share(app: Pbx, recording: str, as_ext: str, expires: str, base_url: str,
           enterprise: str | None) -> None:
     """Make an expiring playback link (shown once: only its hash is stored)."""
@@ -189,6 +192,7 @@ def share(app: Pbx, recording: str, as_ext: str, expires: str, base_url: str,
 @as_option
 @enterprise_option
 @pass_app
+@refusals_recorded("recordings unshare")
 def unshare(app: Pbx, share_id: str, as_ext: str, enterprise: str | None) -> None:
     """Revoke a share link at once (the sharer or the recording's owner)."""
     link = access.unshare(app, enterprise, as_ext, share_id)

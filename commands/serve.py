@@ -6,6 +6,7 @@ import logging
 import os
 import signal
 from pathlib import Path
+from typing import Any
 
 import click
 import gevent
@@ -22,6 +23,39 @@ def _address(value: str | None, default_port: int, what: str) -> tuple[str, int]
         return parse_address(value, default_port)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint=what) from None
+
+
+def inbound_target(esl: str | None, password_file: str | None) -> tuple[tuple[str, int], str]:
+    """``--esl HOST:PORT`` and the password of FreeSWITCH's inbound socket, checked: both
+    required, never FreeSWITCH's default password (commands acting on live calls)."""
+    if esl is None:
+        raise click.UsageError("missing option '--esl' (FreeSWITCH's inbound ESL HOST:PORT)")
+    address = _address(esl, 8021, "--esl")
+    assert address is not None
+    password = read_password(password_file)
+    if password is None:
+        raise click.UsageError("--esl needs --esl-password-file or PBX_ESL_PASSWORD")
+    from esl_controller.esl.inbound import DEFAULT_PASSWORD
+
+    if password == DEFAULT_PASSWORD:
+        raise click.UsageError("refusing FreeSWITCH's default ESL password 'ClueCon'")
+    return address, password
+
+
+def connected(address: tuple[str, int], password: str) -> Any:
+    """An ``InboundClient`` logged in to FreeSWITCH's event socket; unreachable or refused:
+    one line and exit status 1 (the input was fine, the switch was not)."""
+    from esl_controller.esl.inbound import AuthenticationError, InboundClient, NotConnectedError
+    from esl_controller.esl.server import EslError
+
+    host, port = address
+    try:
+        client = InboundClient(host, port, password)
+        client.connect()
+    except (NotConnectedError, AuthenticationError, EslError, OSError) as exc:
+        click.echo(f"error: FreeSWITCH's event socket at {host}:{port}: {exc}", err=True)
+        raise click.exceptions.Exit(1) from None
+    return client
 
 
 def read_password(path: str | None) -> str | None:
@@ -56,12 +90,18 @@ def read_password(path: str | None) -> str | None:
 @click.option("--recordings-dir", default=None, type=click.Path(file_okay=False),
               help="Folder for call recordings, shared with FreeSWITCH (default: "
                    "var/recordings).")
+@click.option("--node", default=None,
+              help="This controller's name in the queue calls it holds (default: the --listen "
+                   "address); keep it across restarts, unique per controller on one store.")
+@click.option("--reattach-window", default=30, show_default=True, type=click.IntRange(5, 600),
+              help="Seconds queue callers left by the previous process have to come back "
+                   "after a restart before they count as abandoned.")
 @click.pass_obj
 def serve(
     obj: Context, listen: str, http: str, esl: str | None, esl_password_file: str | None,
     gateway: str | None, smtp: str | None = None, mail_from: str | None = None,
     voicemail_dir: str | None = None, fax_dir: str | None = None,
-    recordings_dir: str | None = None,
+    recordings_dir: str | None = None, node: str | None = None, reattach_window: int = 30,
 ) -> None:
     """Run the controller until interrupted (Ctrl-C / SIGTERM)."""
     password = read_password(esl_password_file)
@@ -86,6 +126,8 @@ def serve(
         voicemail_dir=voicemail_dir,
         fax_dir=fax_dir,
         recordings_dir=recordings_dir,  # call recording (REC-1)
+        node=node.strip() if node and node.strip() else None,  # restarts (call centers)
+        reattach_window=float(reattach_window),
     )
     logging.getLogger().setLevel(logging.INFO)
     # Per-record thread/process lookups cost more than the line itself at 300 calls/s.

@@ -57,6 +57,9 @@ def simulate() -> None:
 @click.option("--dtmf-talking", default="", metavar="KEYS",
               help="Keys the caller presses during the conversation, one a (simulated) "
                    "second from a second after the answer (in-call codes: recording *1..*4).")
+@click.option("--callee-dtmf-talking", default="", metavar="KEYS",
+              help="Keys the ANSWERING party presses during the conversation, one a "
+                   "(simulated) second from a second after the answer (their recording codes).")
 @click.option("--fax-pages", type=click.IntRange(0, 100), default=0,
               help="The caller is a fax machine sending this many pages (fax lines).")
 @enterprise_option
@@ -66,7 +69,7 @@ def call(
     obj: Context, caller: str, destination: str, endpoints: tuple[str, ...],
     hangup_after: float | None, talk: float, time_scale: float, gateway: str,
     controller: str | None, enterprise: str | None, as_json: bool, dtmf: str = "",
-    fax_pages: int = 0, dtmf_talking: str = "",
+    fax_pages: int = 0, dtmf_talking: str = "", callee_dtmf_talking: str = "",
 ) -> None:
     """Place one call and print the route it took."""
     if dtmf.strip("0123456789*#"):
@@ -74,6 +77,9 @@ def call(
     if dtmf_talking.strip("0123456789*#"):
         raise click.BadParameter(f"{dtmf_talking!r}: only 0-9, * and #",
                                  param_hint="--dtmf-talking")
+    if callee_dtmf_talking.strip("0123456789*#"):
+        raise click.BadParameter(f"{callee_dtmf_talking!r}: only 0-9, * and #",
+                                 param_hint="--callee-dtmf-talking")
     behaviour = dict(parse_endpoint(e) for e in endpoints)
     app = obj.app
     ent = app.enterprise(enterprise)
@@ -101,6 +107,8 @@ def call(
         dtmf=[(1.0 + i, key) for i, key in enumerate(dtmf)],
         fax_pages=fax_pages,  # fax to e-mail (OPT-3)
         dtmf_while_talking=[(1.0 + i, key) for i, key in enumerate(dtmf_talking)],  # REC-1
+        called_dtmf_while_talking=[(1.0 + i, key)  # REC-1: the answering party's codes
+                                   for i, key in enumerate(callee_dtmf_talking)],
     )
     logging.getLogger().setLevel(logging.ERROR)
     if controller is not None:

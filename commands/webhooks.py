@@ -6,11 +6,14 @@ import hashlib
 from urllib.parse import urlparse
 
 import click
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.application import AggregateNotFoundError
 
 from commands.common import json_option, pass_app
 from commands.output import emit_json, table
+from esl_controller import personal
 from esl_controller.application import Pbx
+from esl_controller.audit_refusals import refusals_recorded
 from esl_controller.domain.webhooks import Webhook
 from esl_controller.errors import NotFoundError, ValidationError
 from esl_controller.feed import DEFAULT_MAX_FAILURES, active_webhooks
@@ -28,6 +31,15 @@ def _check_url(url: str) -> str:
     return url.strip()
 
 
+def _seal(app: Pbx, secret: str | None) -> str | None:
+    if secret is None:
+        return None
+    try:
+        return personal.seal_secret(app, secret)
+    except personal.SecretKeyError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 def _fingerprint(secret: str | None) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:12] if secret else ""
 
@@ -42,6 +54,7 @@ def _fingerprint(secret: str | None) -> str:
               type=click.IntRange(1, 1000), help="Failed tries of one event before an event "
               "records it (retries go on).")
 @pass_app
+@refusals_recorded("webhook add", secrets=("secret",))
 def add(app: Pbx, url: str, enterprise: str | None, secret: str | None,
         max_failures: int) -> None:
     """POST every public call event (offered, ringing, answered, ended) to URL."""
@@ -50,14 +63,18 @@ def add(app: Pbx, url: str, enterprise: str | None, secret: str | None,
         raise ValidationError("--secret: use at least 16 characters")
     ent_id = app.enterprise(enterprise).id if enterprise is not None else None
     wid = Webhook.create_id(url, ent_id)
+    existing: Webhook | None
     try:
-        existing: Webhook = app.repository.get(wid)
+        existing = app.repository.get(wid)
     except AggregateNotFoundError:
-        app.save(Webhook(url, ent_id, secret, max_failures, app.last_position()))
+        existing = None
+    if existing is not None and not existing.removed:
+        raise ValidationError(f"webhook {url} already exists")
+    sealed = _seal(app, secret)  # at rest only sealed, with a key outside the database
+    if existing is None:
+        app.save(Webhook(url, ent_id, sealed, max_failures, app.last_position()))
     else:
-        if not existing.removed:
-            raise ValidationError(f"webhook {url} already exists")
-        existing.reinstate(secret, max_failures, app.last_position())
+        existing.reinstate(sealed, max_failures, app.last_position())
         app.save(existing)
     scope = f"enterprise {enterprise}" if enterprise else "every enterprise"
     click.echo(f"webhook {url} added for {scope}" + (", signed" if secret else ""))
@@ -67,6 +84,7 @@ def add(app: Pbx, url: str, enterprise: str | None, secret: str | None,
 @click.argument("url")
 @click.option("-e", "--enterprise", default=None)
 @pass_app
+@refusals_recorded("webhook remove")
 def remove(app: Pbx, url: str, enterprise: str | None) -> None:
     """Stop delivering to URL."""
     ent_id = app.enterprise(enterprise).id if enterprise is not None else None
@@ -96,6 +114,43 @@ def list_(app: Pbx, as_json: bool) -> None:
     table([(h.url, names.get(h.enterprise_id or "", "(all)"), _fingerprint(h.secret),
             h.max_failures) for h in hooks],
           ["url", "enterprise", "secret (sha256)", "max failures"])
+
+
+@webhook.command("rekey")
+@pass_app
+@refusals_recorded("webhook rekey")
+def rekey(app: Pbx) -> None:
+    """Seal every webhook secret under a NEW secrets key, then forget the old keys.
+
+    With a key file: a new key is made and written first, each secret sealed again
+    (``WebhookSecretResealed``), then the old keys leave the file. With PBX_SECRETS_KEY: put
+    the new key first (comma, then the old), run this, then drop the old key from it.
+    """
+    try:
+        keys = personal.secret_keys(app)
+        hooks = active_webhooks(app)
+        unreadable = [h.url for h in hooks if h.unreadable]
+        if unreadable:  # checked before any key changes: a refusal changes nothing
+            raise ValidationError("secret of " + ", ".join(unreadable) + " cannot be opened: "
+                                  "remove and add those webhooks with a new secret first")
+        if not keys.configured:
+            keys.write([AESGCM.generate_key(bit_length=256), *keys.keys])
+    except personal.SecretKeyError as exc:
+        raise ValidationError(str(exc)) from None
+    count = 0
+    for hook in hooks:
+        if hook.secret is None:
+            continue
+        found: Webhook = app.repository.get(hook.id)
+        found.reseal(personal.seal_secret(app, hook.secret))
+        app.save(found)
+        count += 1
+    where = "PBX_SECRETS_KEY (now drop the old keys from it)" if keys.configured else (
+        str(keys.path) if keys.path is not None else "memory")
+    if not keys.configured:
+        keys.write(keys.keys[:1])
+    click.echo(f"{count} webhook secret(s) sealed under key {personal.key_id(keys.keys[0]).hex()}"
+               f" in {where}")
 
 
 COMMANDS = [webhook]

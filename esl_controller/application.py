@@ -10,7 +10,7 @@ import os
 import re
 import zoneinfo
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import gevent.lock
@@ -70,8 +70,10 @@ class Pbx(Application[UUID]):
             if not batch:
                 return
             for n in batch:
-                yield n.id, self.mapper.to_domain_event(n)
+                yield n.id, cast(DomainEvent, self.mapper.to_domain_event(n))
             after = batch[-1].id
+            if stop is not None and after >= stop:
+                return  # the last one asked for: no query to learn that nothing follows
 
     def last_position(self) -> int:
         return self.recorder.max_notification_id() or 0
@@ -154,7 +156,7 @@ class Pbx(Application[UUID]):
         owner = self.directory().enterprise_with_number(number)
         if owner is not None:
             raise ValidationError(f"number {number} already belongs to {owner.name!r}")
-        enterprise = self.repository.get(ent.id)
+        enterprise: Enterprise = self.repository.get(ent.id)
         enterprise.assign_number(number)
         self.save(enterprise)
         return number
@@ -204,12 +206,12 @@ class Pbx(Application[UUID]):
         )
         to_save: list[Any] = []
         if e164 is not None and e164 not in ent.numbers:
-            enterprise = self.repository.get(ent.id)
+            enterprise: Enterprise = self.repository.get(ent.id)
             enterprise.assign_number(e164)
             to_save.append(enterprise)
         user_id = User.create_id(ent.id, extension)
         try:
-            user = self.repository.get(user_id)
+            user: User = self.repository.get(user_id)
             user.reinstate(name, e164, email, *secrets, no_answer_seconds)
         except AggregateNotFoundError:
             user = User(ent.id, extension, name, e164, email, *secrets, no_answer_seconds)
@@ -255,7 +257,7 @@ class Pbx(Application[UUID]):
 
     def remove_user(self, enterprise_name: str | None, extension: str) -> UserView:
         found = self.user(enterprise_name, extension)
-        user = self.repository.get(found.id)
+        user: User = self.repository.get(found.id)
         user.remove()
         self.save(user)
         self.directory()

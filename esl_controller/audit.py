@@ -531,7 +531,7 @@ def directory_at(app: Pbx, at: datetime) -> StateAt:
 # -- export -----------------------------------------------------------------------------------
 _TIMESTAMP_PREFIX = re.compile(
     rb'^\{"timestamp":\{"_type_":"datetime_iso","_data_":"([0-9T:.+\-]+)"\}')
-HIDDEN = ("hash",)  # secrets' hashes never leave the store (as in ``pbx events list``)
+HIDDEN = ("hash", "secret")  # secrets and their hashes never leave the store
 
 
 def _plain(value: Any) -> Any:
@@ -657,7 +657,11 @@ def rebuild(app: Pbx, name: str, factory: Any) -> RebuildResult:
         live_seconds = clock.perf_counter() - began
         before = follower.state()
         began, cpu = clock.perf_counter(), clock.process_time()
-        folded = fast_rebuild(app, follower)
+        from projections import bulk  # a bulk fold when the projection has one (issue 6)
+
+        done = bulk.rebuild(app, [follower])
+        folded = (fast_rebuild(app, follower) if done is None
+                  else done[str(follower.projection.name)])
         seconds, cpu = clock.perf_counter() - began, clock.process_time() - cpu
         after = follower.state()
     finally:
@@ -666,10 +670,11 @@ def rebuild(app: Pbx, name: str, factory: Any) -> RebuildResult:
                          before == after, _size(after), cpu)
 
 
-def rebuild_in_processes(db_url: str, names: Sequence[str], jobs: int
-                         ) -> list[RebuildResult]:
+def rebuild_in_processes(db_url: str, names: Sequence[str], jobs: int,
+                         meanwhile: Callable[[], None] | None = None) -> list[RebuildResult]:
     """Rebuild several projections at once, each in its own ``pbx projections rebuild NAME``
-    process (they share nothing but the log they read), ``jobs`` at a time."""
+    process (they share nothing but the log they read), ``jobs`` at a time; ``meanwhile``
+    runs in this process once the first ones are started."""
     import os
     import subprocess
     import sys
@@ -685,6 +690,11 @@ def rebuild_in_processes(db_url: str, names: Sequence[str], jobs: int
             argv = [sys.executable, "-c", "from commands.main import main; main()",
                     "--db", db_url, "projections", "rebuild", name, "--json"]
             running.append((name, subprocess.Popen(argv, stdout=subprocess.PIPE, env=env)))
+        if meanwhile is not None:
+            meanwhile()
+            meanwhile = None
+        if not running:
+            break
         name, proc = running.pop(0)
         out, _err = proc.communicate()
         try:
@@ -693,6 +703,8 @@ def rebuild_in_processes(db_url: str, names: Sequence[str], jobs: int
             raise ValidationError(f"rebuilding {name} failed (exit status {proc.returncode})"
                                   ) from None
         results[name] = RebuildResult(**{f.name: data[f.name] for f in fields(RebuildResult)})
+    if meanwhile is not None:  # nothing to start
+        meanwhile()
     return [results[name] for name in names]
 
 

@@ -11,7 +11,7 @@ import gevent
 
 from esl_controller.application import Pbx
 from esl_controller.assistants import AssistantsService  # manager/assistant (MA-1)
-from esl_controller.call_centers import QueueService  # call centers (issue 5)
+from esl_controller.call_centers import REATTACH_WINDOW, QueueService  # issue 5
 from esl_controller.call_history import CallsService
 from esl_controller.call_writer import CallWriter
 from esl_controller.callback_on_busy import CHECK_SECONDS, CallbackOnBusy
@@ -69,6 +69,11 @@ class ServeConfig:
     hold_music: str | None = None
     hold_music_by_enterprise: tuple[tuple[str, str], ...] = ()
     recordings_dir: str | None = None  # call recordings (REC-1); default var/recordings
+    # Restarts (call centers): this controller's name in the queue calls it holds (default:
+    # the listen address, stable across restarts) and the seconds callers left waiting by
+    # the previous process have to re-attach before they count as abandoned.
+    node: str | None = None
+    reattach_window: float | None = None
 
 
 class Controller:
@@ -132,9 +137,20 @@ class Controller:
         services.commands["hunt"] = self.hunt.handle
         # Call centers (CC-1..CC-4): queues, agents, the dispatcher; abandons on call end.
         self.queues = QueueService(self.app, lambda: self.directory, clock=services.clock,
-                                   busy=services.lines.busy)
+                                   busy=services.lines.busy,
+                                   node=config.node or "{}:{}".format(*config.listen),
+                                   reattach_window=REATTACH_WINDOW
+                                   if config.reattach_window is None
+                                   else config.reattach_window)
         services.commands["queue"] = self.queues.handle
         services.call_ended.append(self.queues.call_ended)
+        # An offer ringing an agent who turns unavailable is withdrawn (CC-2).
+        services.ring_watch["queue"] = self.queues.withdraw_reason
+        # Supervisor functions (CC-5): the agent's answer and leg, for monitoring and reports.
+        from esl_controller.supervisor import QueueConnections
+
+        services.call_bridged.append(QueueConnections(
+            self.app, lambda: self.directory, services.clock, self.queues._lock).call_bridged)
         # Call recording (REC-1, REC-2): uuid_record during bridged calls, daily retention.
         self.recordings = RecordingService(
             self.app, Path(config.recordings_dir or DEFAULT_RECORDINGS_DIR), services.clock)
@@ -212,6 +228,7 @@ class Controller:
         self.calls.history.catch_up(self.app)
         self.queues.recover()  # queue calls the previous process left open (call centers)
         self._greenlets = [gevent.spawn(self._follow_directory)]
+        self._greenlets.append(gevent.spawn(self.queues.run_reattach_window))  # ... closed
         self._greenlets.append(gevent.spawn(self.voicemail.run_purger))
         self._greenlets.append(gevent.spawn(self.callback_on_busy.run))
         self._greenlets.append(gevent.spawn(self.hotdesk.run_auto_logout))
@@ -236,11 +253,21 @@ class Controller:
         )
         return self
 
+    def _hand_back_queue_callers(self) -> None:
+        """Callers waiting in a queue (not talking to an agent) are handed back to
+        FreeSWITCH, not hung up: the dialplan connects them to the next controller, which
+        re-attaches them at their place (call centers, issue 5)."""
+        for run in list(self.services.live.values()):
+            if run.answered_by is None and self.directory.queue_call_of(
+                    run.ctx.call_id) is not None:
+                run.detach()
+
     @property
     def esl_address(self) -> tuple[str, int]:
         return self.esl_server.address
 
     def stop(self) -> None:
+        self._hand_back_queue_callers()
         self.esl_server.stop(timeout=5)
         if self.http is not None:
             self.http.stop()

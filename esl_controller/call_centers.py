@@ -19,10 +19,15 @@ agents, an agent's availability and sign-in. The CLI (``pbx queue``, ``pbx agent
 - ``sign-in`` / ``sign-out``: the calling agent, by feature code.
 
 ``call_ended`` is the session's end hook: a call that ends while still in a queue (waiting
-or being offered) is recorded as abandoned. ``recover`` runs when the controller starts: a
-queue call still open in the log belongs to a session of the previous controller process,
-whose outbound socket died with it (FreeSWITCH ends the channel when the socket closes), so
-it is recorded as abandoned and no agent stays reserved for it. Agents' states (signed in,
+or being offered) is recorded as abandoned. A controller restart loses no caller: the
+dialplan sets ``socket_resume`` and, after the controller's socket, plays hold music and
+connects the channel to the controller again for about 20 s (freeswitch-conf/dialplan).
+``recover`` runs when the controller starts and expects back the queue calls its node held;
+a caller whose channel comes back is re-attached by ``enqueue`` (``QueueCallReattached``:
+same place, enqueue time and priority; an offer in flight at the crash is void, the call
+back at the head); ``abandon_unattached``, after the window, records the others as
+abandoned. Each queue call names the controller node holding it, so with two controllers
+on one store a restart only touches its own callers. Agents' states (signed in,
 unavailable, wrap-up until ...) and the queue figures are events and survive as they are.
 """
 
@@ -32,6 +37,7 @@ import logging
 import random
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -39,11 +45,14 @@ import gevent.lock
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
+from esl_controller import personal
 from esl_controller.application import NAME_RE, Pbx
 from esl_controller.domain import numbers
 from esl_controller.domain.call_centers import (
     AGENT_STATES,
+    ANNOUNCE,
     BOUNCE_RANGE,
+    BOUNCE_UNAVAILABLE,
     COMFORT_RANGE,
     DEFAULT_BOUNCE_AFTER,
     DEFAULT_MAX_NO_ANSWERS,
@@ -62,13 +71,22 @@ from esl_controller.errors import NotFoundError, PbxError, ValidationError
 from esl_controller.routing.actions import Command
 from esl_controller.routing.context import CallContext
 from esl_controller.routing.outcomes import CommandResult
-from esl_controller.routing.queue import agent_state, assign, signed_in
+from esl_controller.routing.queue import (
+    AVAILABLE,
+    agent_state,
+    assign,
+    estimated_wait,
+    signed_in,
+)
 from projections.call_centers_fold import QueueCallView, QueueView
 from projections.directory import Directory, EnterpriseView
 
 log = logging.getLogger(__name__)
 
 SAVE_RETRIES = 3
+# Seconds a caller left waiting by a previous process has to re-attach after a restart:
+# more than the dialplan's window (4 x 5 s of hold music between connection attempts).
+REATTACH_WINDOW = 30.0
 Busy = Callable[[str, str], bool] | None
 
 
@@ -83,17 +101,24 @@ def _check_range(what: str, value: int, bounds: tuple[int, int]) -> None:
 
 
 def enter_queue(app: Pbx, queue_id: UUID, call_id: str, caller: str, priority: int,
-                at: datetime) -> QueueCall:
+                at: datetime, node: str = "", directory: Directory | None = None) -> QueueCall:
     """A new queue life of the call in the queue (unsaved): the call's aggregate of that
-    queue, created, or requeued when the call was in the queue before (moved back)."""
+    queue, created, or requeued when the call was in the queue before (moved back).
+    ``node``: the controller whose session holds the caller."""
+    if not personal.is_sealed(caller):  # privacy (issue 6): an outsider's number sealed
+        caller, _name = personal.sealed_caller(app, directory or app.directory(), caller)
     try:
         qc: QueueCall = app.repository.get(QueueCall.create_id(queue_id, call_id))
     except AggregateNotFoundError:
-        return QueueCall(queue_id, call_id, caller, priority, at)
+        return QueueCall(queue_id, call_id, caller, priority, at, node)
     if qc.ended is None:
         raise ValidationError("the call is in the queue already")
-    qc.requeue(queue_id, call_id, caller, priority, at)
+    qc.requeue(queue_id, call_id, caller, priority, at, node)
     return qc
+
+
+def _answered_by(agent: str, at: datetime, call: QueueCall) -> None:
+    call.answer(agent, at)
 
 
 class CallCenters:
@@ -125,9 +150,11 @@ class CallCenters:
         now = self.clock()
         offers = directory.offers_of(queue.enterprise_id)
         figures = directory.queue_figures.get(queue.id)
-        waiting = [{"call": c.call_id, "caller": c.caller, "priority": c.priority,
+        waiting = [{"call": c.call_id, "caller": personal.open_(self.app, c.caller), "priority": c.priority,
                     "waited": int((now - c.enqueued_at).total_seconds()),
-                    "offered_to": list(c.offered_to), "bounced": c.bounced}
+                    "offered_to": list(c.offered_to), "bounced": c.bounced,
+                    "talking": c.connected_to,  # supervisor functions (CC-5)
+                    "node": c.node}  # the controller holding the caller (restarts)
                    for c in directory.waiting_in(queue.id)]
         agents = []
         for extension in queue.agents:
@@ -144,6 +171,7 @@ class CallCenters:
                 "entered": figures.entered, "answered": figures.answered,
                 "abandoned": figures.abandoned, "overflowed": figures.overflowed,
                 "bounced": figures.bounced, "moved_out": figures.moved_out,
+                "taken": figures.taken,  # by a premium receptionist (RCP-1)
                 "average_wait": round(figures.answered_wait / figures.answered, 1)
                 if figures.answered else None,
             }
@@ -171,6 +199,8 @@ class CallCenters:
         wrap_up: int = DEFAULT_WRAP_UP,
         max_no_answers: int = DEFAULT_MAX_NO_ANSWERS,
         priority_numbers: Sequence[str] = (),
+        announce: str = "none",
+        overflow_greeting: str | None = None,
     ) -> QueueView:
         ent = self.app.enterprise(enterprise)
         name = name.strip()
@@ -199,6 +229,12 @@ class CallCenters:
             raise ValidationError(f"the maximum no-answers is 1 to 10, not {max_no_answers}")
         if welcome_mandatory and not welcome:
             raise ValidationError("--welcome-mandatory needs a --welcome greeting")
+        announce = announce.strip().lower()  # announcements (CC-2)
+        if announce not in ANNOUNCE:
+            raise ValidationError(f"unknown announcement {announce!r}: use "
+                                  f"{', '.join(ANNOUNCE)}")
+        if overflow_greeting is not None and not overflow_greeting.strip():
+            raise ValidationError("the overflow greeting is empty")
         extension = self.app.check_extension_free(ent, extension)
         e164s: list[str] = []
         for raw in numbers_:
@@ -216,6 +252,10 @@ class CallCenters:
             music=music, stranded=stranded, wrap_up=wrap_up, max_no_answers=max_no_answers,
             priority_numbers=vips,
         )
+        if announce != "none":
+            config["announce"] = announce
+        if overflow_greeting is not None:
+            config["overflow_greeting"] = overflow_greeting.strip()
         queue_id = Queue.create_id(ent.id, name)
         try:
             queue: Queue = self.app.repository.get(queue_id)
@@ -303,7 +343,7 @@ class CallCenters:
         now = self.clock()
         old.move(to.id, by, now)
         new = enter_queue(self.app, to.id, call.call_id, call.caller, call.priority,
-                          call.enqueued_at)
+                          call.enqueued_at, call.node)  # the same session holds it
         self.app.save(old, new)  # a concurrent offer makes this fail: nothing is written
         return to
 
@@ -374,16 +414,29 @@ class QueueService:
 
     def __init__(self, app: Pbx, directory: Callable[[], Directory],
                  clock: Callable[[], datetime] = _now, busy: Busy = None,
-                 seeds: random.Random | None = None) -> None:
+                 seeds: random.Random | None = None, node: str = "",
+                 reattach_window: float = REATTACH_WINDOW) -> None:
         self.app = app
+        # Restarts (see ``recover``): this controller's name in the queue calls' events,
+        # the seconds a caller has to come back, the calls still expected back (call id
+        # -> queue call id) and the calls this process's sessions hold.
+        self.node = node
+        self.reattach_window = reattach_window
+        self._expected: dict[str, UUID] = {}
+        self._recovered_at: datetime | None = None
+        self._held: set[str] = set()
         self.directory = directory  # the controller's live directory, which routing reads
         self.clock = clock
         self.busy = busy
         self.seeds = seeds or random.Random()
         self.centers = CallCenters(app, clock)
         self._lock = gevent.lock.RLock()  # one dispatcher decision at a time
+        # Calls of this process that asked the queue anything: only they can be in a queue
+        # when they end (every other call's end costs nothing here).
+        self._touched: set[str] = set()
 
     def handle(self, command: Command, ctx: CallContext) -> CommandResult:
+        self._touched.add(ctx.call_id)
         try:
             with self._lock:
                 return self._handle(command, ctx)
@@ -406,6 +459,9 @@ class QueueService:
         if call is not None and call.queue_id != queue.id and name == "poll":
             return CommandResult(True, f"moved {call.queue_id}")  # by a supervisor
         if call is None or call.queue_id != queue.id:
+            taken = self._taken(queue, ctx.call_id) if name == "poll" else None
+            if taken is not None:  # a premium receptionist took it (RCP-1)
+                return CommandResult(True, taken)
             return CommandResult(False, "the call is not in the queue")
         if name == "poll":
             return self._poll(queue, call)
@@ -428,12 +484,17 @@ class QueueService:
     # -- the calls -----------------------------------------------------------------------
     def _enqueue(self, queue: QueueView, command: Command, call_id: str) -> CommandResult:
         directory = self.directory()
-        if directory.queue_call_of(call_id) is not None:
+        open_call = directory.queue_call_of(call_id)
+        if open_call is not None and call_id not in self._held:
+            return self._reattach(open_call)  # a previous controller process held it
+        if open_call is not None:
             return CommandResult(False, "the call is in a queue already")
         waiting = len(directory.waiting_in(queue.id))
         qc = enter_queue(self.app, queue.id, call_id, command.arg("caller"),
-                         int(command.arg("priority", "0") or 0), self.clock())
+                         int(command.arg("priority", "0") or 0), self.clock(), self.node,
+                         directory)
         self.app.save(qc)
+        self._held.add(call_id)
         self._catch_up()
         if waiting >= queue.tier:
             return CommandResult(False, f"full: {waiting} callers wait, the tier's limit")
@@ -449,15 +510,29 @@ class QueueService:
         waited = int((now - call.enqueued_at).total_seconds())
         if call.offered_to:  # an offer recorded and not yet settled: ring it again
             return CommandResult(True, f"offer {','.join(call.offered_to)} {waited}")
-        chosen = assign(directory, queue, now, self.busy, self.seeds.getrandbits(32))
+        chosen = assign(directory, queue, now, self.busy, self.seeds.getrandbits(32),
+                        until=call.call_id)
         agents = chosen.get(call.call_id)
         if agents:
-            self._save_call(call, lambda c: c.offer(list(agents), now))
+            if not self._save_call(call, lambda c: c.offer(list(agents), now)):
+                # closed meanwhile: taken by a receptionist (RCP-1), or gone
+                taken = self._taken(queue, call.call_id)
+                return (CommandResult(True, taken) if taken is not None
+                        else CommandResult(False, "the call is not in the queue"))
             return CommandResult(True, f"offer {','.join(agents)} {waited}")
         order = [c.call_id for c in directory.waiting_in(queue.id)]
         position = order.index(call.call_id) + 1
-        return CommandResult(True, f"wait {waited} {position} "
-                                   f"{len(signed_in(directory, queue))}")
+        present = signed_in(directory, queue)
+        estimate = None
+        if queue.announce in ("wait", "both"):  # announcements (CC-2)
+            serving = [a for a in present
+                       if not agent_state(directory, queue, a, now, None, {})
+                       .startswith("unavailable")]
+            figures = directory.queue_figures.get(queue.id)
+            estimate = estimated_wait(figures.recent_waits if figures else (), position,
+                                      len(serving))
+        return CommandResult(True, f"wait {waited} {position} {len(present)}"
+                                   + (f" {estimate}" if estimate is not None else ""))
 
     def _answered(self, queue: QueueView, call: QueueCallView, agent: str) -> None:
         now = self.clock()
@@ -469,12 +544,32 @@ class QueueService:
     def _bounced(self, queue: QueueView, call: QueueCallView, agents: list[str],
                  reason: str) -> None:
         self._save_call(call, lambda c: c.bounce(agents, reason, self.clock()))
+        if reason == BOUNCE_UNAVAILABLE:
+            return  # withdrawn from an agent who turned unavailable: not a missed call
         directory = self.directory()
         for extension in agents:
             agent = directory.agent_of(queue.enterprise_id, extension)
             if agent is not None and agent.missed >= queue.max_no_answers:
                 self._change_agent(queue.enterprise_id, extension, "unavailable",
                                    f"missed {agent.missed} queue calls in a row", None)
+
+    def withdraw_reason(self, ctx: CallContext) -> str | None:
+        """Asked while a queue offer rings (the session's ``ring_watch``): why to stop the
+        ring now, when none of the offered agents may take a queue call any more (set
+        unavailable by the CLI or a code, signed out, wrap-up, do not disturb), else None.
+        The script then records the bounce (``agent became unavailable``) and the call
+        goes back to the head of the queue. Asked four times a second per ringing offer, it
+        only reads the live directory (the controller's follower keeps it current)."""
+        directory = self.directory()
+        call = directory.queue_call_of(ctx.call_id)
+        queue = directory.queues.get(call.queue_id) if call is not None else None
+        if call is None or queue is None or not call.offered_to:
+            return None
+        now = self.clock()
+        states = {a: agent_state(directory, queue, a, now, None, {}) for a in call.offered_to}
+        if any(state == AVAILABLE for state in states.values()):
+            return None
+        return "; ".join(f"agent {a}: {state}" for a, state in states.items())
 
     def _change_agent(self, enterprise_id: UUID, extension: str, state: str, reason: str,
                       until: datetime | None) -> None:
@@ -489,23 +584,41 @@ class QueueService:
             return
         raise ValidationError(f"agent {extension}: too many concurrent writes")
 
-    def _save_call(self, call: QueueCallView, change: Callable[[QueueCall], None]) -> None:
+    def _save_call(self, call: QueueCallView, change: Callable[[QueueCall], None]) -> bool:
+        """Record ``change``; False when the call's queue life closed meanwhile."""
         for _attempt in range(SAVE_RETRIES):
             qc: QueueCall = self.app.repository.get(call.id)
             if qc.ended is not None:
-                return  # closed meanwhile (abandoned, recovered): nothing more to record
+                return False  # closed meanwhile (abandoned, recovered, taken): nothing more
             change(qc)
             try:
                 self.app.save(qc)
             except RecordConflictError:
                 continue
             self._catch_up()
-            return
+            return True
         raise ValidationError(f"queue call {call.call_id}: too many concurrent writes")
+
+    def _taken(self, queue: QueueView, call_id: str) -> str | None:
+        """``taken BY DESTINATION`` when a premium receptionist took the call out of the
+        queue (RCP-1, esl_controller/receptionist.py): the caller's script sends it there."""
+        try:
+            qc: QueueCall = self.app.repository.get(QueueCall.create_id(queue.id, call_id))
+        except AggregateNotFoundError:
+            return None
+        if qc.ended != "taken":
+            return None
+        from esl_controller import personal  # an outside destination is sealed
+
+        return f"taken {qc.taken_by} {personal.open_(self.app, qc.taken_to)}"
 
     # -- the end of a call, and a restart ------------------------------------------------
     def call_ended(self, ctx: CallContext) -> None:
         """The session's end hook: a call still in a queue was abandoned by its caller."""
+        if ctx.call_id not in self._touched:
+            return  # never reached a queue
+        self._touched.discard(ctx.call_id)
+        self._held.discard(ctx.call_id)  # restarts: no longer held by this process
         try:
             with self._lock:
                 self._catch_up()
@@ -516,19 +629,74 @@ class QueueService:
         except PbxError as exc:
             log.error("call %s: abandon not recorded: %s", ctx.call_id, exc)
 
+    # -- a controller restart (issue 5 item 1) ------------------------------------------
     def recover(self) -> int:
-        """At start: close the queue lives the previous controller process left open."""
+        """At start: expect back the callers a previous process of this node left waiting.
+
+        Their channels are not gone: the dialplan's ``socket_resume`` window plays hold
+        music and connects them to the controller again (freeswitch-conf/dialplan), and
+        ``enqueue`` then re-attaches each at its place. Only the queue calls of this node
+        (or of no recorded node, written before nodes were recorded) are expected: with
+        two controllers on one store, the other one's callers are none of this one's
+        business. ``abandon_unattached`` closes, after the window, the ones that did not
+        come back."""
         with self._lock:
             self._catch_up()
-            left = list(self.directory().queue_calls.values())
-            for call in left:
-                self._save_call(call, lambda c: c.abandon(
-                    "lost: the controller restarted while the call was in the queue",
-                    self.clock()))
-            if left:
-                log.warning("queues: %d call(s) left open by the previous controller "
-                            "recorded as abandoned", len(left))
-            return len(left)
+            self._recovered_at = self.clock()
+            mine = [c for c in self.directory().queue_calls.values()
+                    if c.node in (self.node, "")]
+            self._expected = {c.call_id: c.id for c in mine}
+            if mine:
+                log.warning("queues: %d caller(s) left waiting by the previous controller "
+                            "process of node %r: %.0f s to re-attach", len(mine),
+                            self.node, self.reattach_window)
+            return len(mine)
+
+    def _reattach(self, call: QueueCallView) -> CommandResult:
+        """The caller's channel came back: same place, enqueue time and priority."""
+        now = self.clock()
+        lost = list(call.offered_to)
+        self._save_call(call, lambda c: c.reattach(self.node, lost, now))
+        self._held.add(call.call_id)
+        self._expected.pop(call.call_id, None)
+        order = [c.call_id for c in self.directory().waiting_in(call.queue_id)]
+        position = order.index(call.call_id) + 1 if call.call_id in order else 1
+        waited = max(0, int((now - call.enqueued_at).total_seconds()))
+        log.info("queue call %s re-attached to node %r at position %d%s", call.call_id,
+                 self.node, position, f" (offer to {','.join(lost)} void)" if lost else "")
+        return CommandResult(True, f"reattached {position} {waited} {call.queue_id}")
+
+    def abandon_unattached(self) -> int:
+        """After the window: the expected callers who did not come back left (hung up
+        during the restart): recorded as abandoned; their agents are free. A call an
+        agent was talking to at the crash (the bridge outlives the socket) is closed as
+        answered instead."""
+        with self._lock:
+            self._catch_up()
+            expected, self._expected = self._expected, {}
+            closed = 0
+            for call_id in expected:
+                call = self.directory().queue_call_of(call_id)
+                if call is None or call_id in self._held or call.node not in (self.node, ""):
+                    continue  # ended, back here, or re-attached to another controller
+                agent: str | None = getattr(call, "connected_to", None)  # CC-5 fold
+                if agent:
+                    self._save_call(call, partial(_answered_by, agent, self.clock()))
+                else:
+                    self._save_call(call, lambda c: c.abandon(
+                        f"lost: the caller did not come back within "
+                        f"{self.reattach_window:.0f} s of the controller restart",
+                        self.clock()))
+                closed += 1
+            if closed:
+                log.warning("queues: %d caller(s) did not re-attach after the restart: "
+                            "closed", closed)
+            return closed
+
+    def run_reattach_window(self) -> int:
+        """The timer ``pbx serve`` runs after ``recover``."""
+        gevent.sleep(self.reattach_window)
+        return self.abandon_unattached()
 
     def _sign(self, command: Command, ctx: CallContext) -> CommandResult:
         directory = self.app.directory()

@@ -23,7 +23,10 @@ import gevent
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
-from esl_controller import licences  # package limits (OPT-6)
+from esl_controller import (
+    licences,  # package limits (OPT-6)
+    personal,  # privacy: an outside sender's number sealed
+)
 from esl_controller.application import EMAIL_RE, NAME_RE, Pbx
 from esl_controller.domain.fax import Fax, FaxLine
 from esl_controller.errors import NotFoundError, ValidationError
@@ -109,7 +112,7 @@ def received_faxes(app: Pbx, line_id: UUID) -> list[Fax]:
 def _all_faxes(app: Pbx) -> Iterator[Fax]:
     for _, event in app.events_after(0, [FAX_TOPIC]):
         fax: Fax = app.repository.get(event.originator_id)
-        yield fax
+        yield personal.opened_aggregate(app, fax)  # privacy: the sender's number opened
 
 
 def _find(app: Pbx, enterprise: str | None, name: str) -> tuple[EnterpriseView, FaxLineView]:
@@ -207,9 +210,11 @@ class FaxService:
             pass
         ok = command.arg("ok") == "1"
         pages = tiff_pages(tiff) if ok else 0
-        fax = Fax(line.id, line.enterprise_id, call_id, command.arg("caller"), str(tiff),
+        caller, station = personal.sealed_caller(  # privacy: an outside sender sealed
+            self.app, self.app.directory(), command.arg("caller"), command.arg("station"))
+        fax = Fax(line.id, line.enterprise_id, call_id, caller, str(tiff),
                   pages, ok, command.arg("code"), command.arg("reason"),
-                  command.arg("station"), self.clock())
+                  station, self.clock())
         pdf: Path | None = None
         if not ok:
             fax.fail(f"reception failed: {command.arg('reason') or 'no fax result'}")
@@ -221,7 +226,8 @@ class FaxService:
             except (OSError, ValueError) as exc:
                 fax.fail(f"the TIFF could not be converted to PDF: {exc}")
         self.app.save(fax)
-        log.info("fax %s on line %s from %s: %s, %d page(s)", fax.id, line.name, fax.caller,
+        log.info("fax %s on line %s from %s: %s, %d page(s)", fax.id, line.name,
+                 personal.open_(self.app, fax.caller),
                  "received" if fax.failure is None else fax.failure, pages)
         if pdf is not None:
             _remove(tiff)  # the PDF holds the same images, losslessly
@@ -237,7 +243,7 @@ class FaxService:
             log.warning("fax %s for %s: no mail relay configured, nothing sent", fax.id,
                         line.name)
             return
-        who = fax.caller or "anonymous"
+        who = personal.open_(self.app, fax.caller) or "anonymous"
         to = ", ".join(line.addresses)
         if pdf is None:  # a notice, never an empty document
             mail = self.mailer.text(to, f"Fax from {who} NOT received",

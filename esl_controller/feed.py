@@ -20,6 +20,11 @@ Two ways out, the same JSON:
   seen. A failed POST is retried with exponential backoff (0.5 s doubling up to 60 s), and
   after ``max_failures`` failed tries of one event a ``WebhookDeliveryFailing`` event is
   recorded (retries go on).
+
+Secrets are stored sealed (``sk:v1:...``, see :func:`esl_controller.personal.seal_secret`)
+with a key outside the database; :func:`active_webhooks` opens them for signing and for the
+Bearer check only. A secret whose key is gone is never used: that webhook gets nothing (no
+unsigned POST) and its token is refused.
 """
 
 from __future__ import annotations
@@ -40,7 +45,10 @@ import gevent
 import gevent.event
 from sqlalchemy import Engine
 
-from esl_controller.personal import opened_event  # privacy: numbers are sealed in events
+from esl_controller.personal import (  # privacy: numbers are sealed in events
+    open_secret,
+    opened_event,
+)
 from projections.tracking import (
     _POSITION_SELECT,
     _TRACKING_INSERT,
@@ -188,13 +196,15 @@ class WebhookView:
     max_failures: int
     start: int = 0  # the log position when it was added: delivery begins after it
     generation: int = 0  # how often it was added again: each time a new tracked position
+    unreadable: bool = False  # its sealed secret cannot be opened: nothing is sent unsigned
 
 
 def active_webhooks(app: Any) -> list[WebhookView]:
     """The webhooks in force (folded from their events)."""
     hooks: dict[UUID, WebhookView] = {}
     topics = [f"esl_controller.domain.webhooks:Webhook.{n}"
-              for n in ("WebhookAdded", "WebhookRemoved", "WebhookReinstated")]
+              for n in ("WebhookAdded", "WebhookRemoved", "WebhookReinstated",
+                        "WebhookSecretResealed")]
     for _pos, e in app.events_after(0, topics):
         name = type(e).__name__
         if name == "WebhookAdded":
@@ -210,6 +220,15 @@ def active_webhooks(app: Any) -> list[WebhookView]:
                 e.originator_id, first.url,
                 str(first.enterprise_id) if first.enterprise_id else None,
                 e.secret, e.max_failures, e.start, e.originator_version)
+        elif name == "WebhookSecretResealed" and e.originator_id in hooks:
+            hooks[e.originator_id].secret = e.secret
+    for hook in hooks.values():  # sealed at rest (sk:v1:...): opened for signing only
+        sealed = hook.secret
+        hook.secret = open_secret(app, sealed)
+        if sealed and hook.secret is None:
+            log.error("webhook %s: its secret cannot be opened (secrets key gone?): "
+                      "not delivered, pull refused", hook.url)
+            hook.unreadable = True
     return list(hooks.values())
 
 
@@ -278,7 +297,7 @@ class WebhookDelivery:
                     worker.kill(block=False)
                     del self._workers[hid]
             for hid, hook in hooks.items():
-                if hid not in self._workers:
+                if hid not in self._workers and not hook.unreadable:
                     self._workers[hid] = gevent.spawn(self._deliver_forever, hook,
                                                       poll_interval)
             self._stopped.wait(max(poll_interval, 1.0))
@@ -353,14 +372,26 @@ def schema_names() -> Sequence[str]:
 
 
 # -- pull ------------------------------------------------------------------------------------
+def bearer_hook(hooks: Sequence[WebhookView], token: str) -> WebhookView | None:
+    """The webhook whose (opened) secret is ``token``. Every secret is compared, each in
+    constant time over SHA-256 digests, so neither the time nor the length tells anything."""
+    wanted = hashlib.sha256(token.encode()).digest()
+    found: WebhookView | None = None
+    for hook in hooks:
+        if not hook.secret:
+            continue
+        if hmac.compare_digest(hashlib.sha256(hook.secret.encode()).digest(), wanted):
+            found = found or hook
+    return found if token else None
+
+
 def pull(app: Any, environ: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """``GET /events?after=N[&limit=M]`` with ``Authorization: Bearer <webhook secret>``:
     ``{"events": [...], "next": P}``; ask again with ``after=P``."""
     from urllib.parse import parse_qs
 
     token = str(environ.get("HTTP_AUTHORIZATION", "")).removeprefix("Bearer ").strip()
-    hook = next((h for h in active_webhooks(app)
-                 if h.secret and token and hmac.compare_digest(h.secret, token)), None)
+    hook = bearer_hook(active_webhooks(app), token)
     if hook is None:
         log.warning("feed: refused pull from %s (no or unknown token)",
                     environ.get("REMOTE_ADDR"))

@@ -29,6 +29,7 @@ from esl_controller.domain.mailboxes import (
     Mailbox,
 )
 from esl_controller.errors import NotFoundError, ValidationError
+from esl_controller.personal import opened_aggregate  # privacy
 from projections.directory import Directory, EnterpriseView
 from projections.group_voicemail_fold import GroupVoicemailView
 
@@ -117,10 +118,11 @@ def list_group_voicemails(app: Pbx, enterprise: str | None) -> list[GroupVoicema
 
 def get_group_voicemail(app: Pbx, enterprise: str | None, name: str
                         ) -> tuple[GroupVoicemailView, Mailbox]:
-    """The box as routing sees it, and the aggregate (greeting, messages not yet mailed)."""
+    """The box as routing sees it, and the aggregate (greeting, messages not yet mailed;
+    callers' sealed numbers opened)."""
     _, found = _find(app, enterprise, name)
     box: Mailbox = app.repository.get(found.id)
-    return found, box
+    return found, opened_aggregate(app, box)
 
 
 # -- validation -------------------------------------------------------------------------------

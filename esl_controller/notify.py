@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import gevent
 from eventsourcing.persistence import RecordConflictError
 
+from esl_controller import personal
 from esl_controller.application import Pbx
 from esl_controller.domain.notifications import CallNotification
 from esl_controller.domain.users import User
@@ -81,6 +82,8 @@ class NotifyService:
 
     def _record(self, user_id: UUID, call_id: str, caller: str, to: str, at: datetime) -> None:
         try:
+            # privacy (issue 6): an outside caller's number sealed under their key
+            caller, _name = personal.sealed_caller(self.app, self.app.directory(), caller)
             self.app.save(CallNotification(user_id, call_id, caller, to, at))
         except RecordConflictError:
             log.info("call %s: CallNotified already recorded for this user", call_id)

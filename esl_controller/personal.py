@@ -16,11 +16,15 @@ byte as they were (the hash chain over the log still verifies).
 
 Values that are not sealed pass through :func:`open_` unchanged, so stores written before
 sealing existed keep working.
+
+The end of the module seals *secrets at rest* (webhook signing secrets) with a key kept
+outside the database: :func:`seal_secret`, :func:`open_secret`, :class:`SecretKeys`.
 """
 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import os
@@ -28,6 +32,7 @@ import re
 import weakref
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import phonenumbers
@@ -330,6 +335,27 @@ class CallParties:
         return sealed
 
 
+def search_forms(app: Any, number: str, country: str = "NL") -> tuple[str, ...]:
+    """What a sealed value about ``number``'s person starts with (``pd:v1:<hash>:``), to find
+    it in a read model without opening every row; () for no valid number."""
+    e164 = try_normalise(number, country)
+    if e164 is None:
+        return ()
+    return (f"{PREFIX}{keys(app).person_hash(e164)}:",)
+
+
+def sealed_caller(app: Any, directory: Any, number: str | None, name: str | None = None,
+                  ) -> tuple[Any, Any]:
+    """An outside caller's number and name sealed under their key (``pbx privacy erase``
+    makes both read ``[erased]``); our own numbers, extensions and no number as they are."""
+    person = outsider(directory, number)
+    if person is None or number is None:
+        return number, name
+    cache: dict[str, tuple[str, bytes]] = {}
+    return (seal(app, number, person, cache),
+            seal(app, name, person, cache) if name else name)
+
+
 def opened(app: Any, value: Any) -> Any:
     """``value`` with every sealed text in it opened (through lists, tuples and dicts)."""
     if isinstance(value, str):
@@ -340,6 +366,12 @@ def opened(app: Any, value: Any) -> Any:
         return tuple(opened(app, v) for v in value)
     if isinstance(value, dict):
         return {k: opened(app, v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. a Message
+        if not _holds_sealed(value):
+            return value
+        return dataclasses.replace(value, **{
+            f.name: opened(app, getattr(value, f.name)) for f in dataclasses.fields(value)
+            if f.init})
     return value
 
 
@@ -350,6 +382,8 @@ def _holds_sealed(value: Any) -> bool:
         return any(_holds_sealed(v) for v in value)
     if isinstance(value, dict):
         return any(_holds_sealed(v) for v in value.values())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(_holds_sealed(getattr(value, f.name)) for f in dataclasses.fields(value))
     return False
 
 
@@ -372,3 +406,147 @@ def opened_aggregate(app: Any, aggregate: A) -> A:
         if _holds_sealed(value):
             object.__setattr__(aggregate, name, opened(app, value))
     return aggregate
+
+
+# -- secrets at rest (webhook signing secrets) -------------------------------------------------
+# A secret the controller must use in clear (an HMAC key) is stored sealed with a key that is
+# NOT in the database:  sk:v1:<key id>:<nonce>:<ciphertext>  (AES-256-GCM). The keys come from
+# ``PBX_SECRETS_KEY`` (base64 of 32 bytes; several comma-separated, the first seals) or else
+# from a key file, mode 0600, made on first use: ``PBX_SECRETS_KEY_FILE``, else beside a
+# SQLite store (``var/pbx.sqlite`` -> ``var/pbx-secrets.key``), else ``var/pbx-secrets.key``.
+# One base64 key a line, the first seals, the others only open (rotation). Values without the
+# prefix (stored before sealing existed) read as they are.
+SECRET_PREFIX = "sk:v1:"
+SECRET_RE = re.compile(r"sk:v1:([0-9a-f]{8}):([A-Za-z0-9_-]{16}):([A-Za-z0-9_-]+)")
+SECRETS_KEY_ENV = "PBX_SECRETS_KEY"
+SECRETS_KEY_FILE_ENV = "PBX_SECRETS_KEY_FILE"
+
+
+class SecretKeyError(Exception):
+    """The secrets key cannot be had (bad ``PBX_SECRETS_KEY``, key file open to others)."""
+
+
+def secrets_key_file(db_url: str) -> Path | None:
+    """Where the key file of the store at ``db_url`` is (None: an in-memory store)."""
+    from esl_controller.store import sqlite_path
+
+    configured = os.environ.get(SECRETS_KEY_FILE_ENV)
+    if configured:
+        return Path(configured)
+    if db_url.startswith("sqlite") and sqlite_path(db_url) is None:
+        return None  # in memory: the key lives as long as the store
+    path = sqlite_path(db_url)
+    if path is None:
+        return Path("var") / "pbx-secrets.key"
+    return path.with_name(path.stem + "-secrets.key")
+
+
+class SecretKeys:
+    """The keys secrets are sealed with; the first seals, every one opens."""
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.configured = bool(os.environ.get(SECRETS_KEY_ENV))
+        self.path = None if self.configured else secrets_key_file(db_url)
+        self._memory = [AESGCM.generate_key(bit_length=256)]
+        self.keys: list[bytes] = []
+        self.load()
+
+    def load(self) -> None:
+        if self.configured:
+            try:
+                found = [_unb64(k.strip()) for k in os.environ[SECRETS_KEY_ENV].split(",")
+                         if k.strip()]
+            except ValueError:
+                raise SecretKeyError(f"{SECRETS_KEY_ENV} is not base64") from None
+            if not found or any(len(k) != 32 for k in found):
+                raise SecretKeyError(f"{SECRETS_KEY_ENV}: each key is 32 bytes in base64 "
+                                     "(make one: openssl rand -base64 32)")
+            self.keys = found
+        elif self.path is None:
+            self.keys = self._memory
+        else:
+            self.keys = self._read_file(self.path)
+
+    @staticmethod
+    def _read_file(path: Path) -> list[bytes]:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass  # another process made it first: use theirs
+            else:
+                with os.fdopen(fd, "w") as out:
+                    out.write(_b64(AESGCM.generate_key(bit_length=256)) + "\n")
+        if path.stat().st_mode & 0o077:
+            raise SecretKeyError(f"the secrets key file {path} is open to other users: "
+                                 f"chmod 600 {path}")
+        found = [_unb64(line.strip()) for line in path.read_text().splitlines()
+                 if line.strip()]
+        if not found or any(len(k) != 32 for k in found):
+            raise SecretKeyError(f"the secrets key file {path} holds no valid key")
+        return found
+
+    def write(self, keys: list[bytes]) -> None:
+        """Replace the key file's keys (the first seals); atomically, mode 0600."""
+        if self.path is None:
+            self._memory = list(keys)
+            self.keys = self._memory
+            return
+        fresh = self.path.with_name(self.path.name + ".new")
+        fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write("".join(_b64(k) + "\n" for k in keys))
+        os.replace(fresh, self.path)
+        self.keys = list(keys)
+
+    def by_id(self, wanted: str) -> bytes | None:
+        for _attempt in range(2):  # another process may have rotated: read the file again
+            for key in self.keys:
+                if key_id(key).hex() == wanted:
+                    return key
+            self.load()
+        return None
+
+
+_SECRET_KEYS: weakref.WeakKeyDictionary[Any, SecretKeys] = weakref.WeakKeyDictionary()
+
+
+def secret_keys(app: Any) -> SecretKeys:
+    """The secrets keys of ``app`` (a ``Pbx``)."""
+    found = _SECRET_KEYS.get(app)
+    if found is None:
+        found = SecretKeys(str(getattr(app, "db_url", "sqlite://")))
+        _SECRET_KEYS[app] = found
+    return found
+
+
+def seal_secret(app: Any, secret: str) -> str:
+    """``secret`` sealed with the current secrets key (never stored in clear)."""
+    key = secret_keys(app).keys[0]
+    nonce = key_id(key) + os.urandom(8)
+    sealed = AESGCM(key).encrypt(nonce, secret.encode(), SECRET_PREFIX.encode())
+    return f"{SECRET_PREFIX}{key_id(key).hex()}:{_b64(nonce)}:{_b64(sealed)}"
+
+
+def open_secret(app: Any, value: str | None) -> str | None:
+    """The clear secret of a sealed value; an unsealed (older) value as it is; None when it
+    cannot be opened (its key is gone from the key file, or it does not authenticate)."""
+    if value is None or not value.startswith(SECRET_PREFIX):
+        return value
+    match = SECRET_RE.fullmatch(value)
+    if match is None:
+        return None
+    key = secret_keys(app).by_id(match.group(1))
+    if key is None:
+        return None
+    try:
+        return AESGCM(key).decrypt(_unb64(match.group(2)), _unb64(match.group(3)),
+                                   SECRET_PREFIX.encode()).decode()
+    except (InvalidTag, ValueError):
+        return None
+
+
+def is_sealed_secret(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(SECRET_PREFIX)

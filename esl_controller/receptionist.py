@@ -16,6 +16,13 @@ sends one ``api`` command and returns the reply:
   user who answered it (their calling plan applies, see esl/session.py ``_transferred``);
 - park an answered call on a park slot: the same transfer, to the slot's extension.
 
+A premium receptionist also handles call center queues (RCP-1 "premium adds queue
+handling"): the console lists the callers waiting in the queues they are given, and they take
+a waiting caller out of a queue to their own phone or on to any extension or number. The take
+is recorded first (``QueueCallTaken``: the dispatcher never offers the call again), then
+``uuid_break CALL`` ends the music slice the caller hears, so the caller's own session (the
+queue script) learns it at once and rings the destination, presenting the caller.
+
 Every action sent is recorded as ``ReceptionistActionTaken`` (who did what to which call).
 """
 
@@ -24,17 +31,19 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import RecordConflictError
 from sqlalchemy import select
 
 from esl_controller import personal  # outside parties' numbers are sealed
 from esl_controller.application import Pbx
 from esl_controller.domain import numbers
+from esl_controller.domain.call_centers import QueueCall
 from esl_controller.domain.calls import Call
-from esl_controller.domain.receptionist import LICENCES, Receptionist
+from esl_controller.domain.receptionist import LICENCES, QUEUE_HANDLING, Receptionist
 from esl_controller.errors import NotFoundError, ValidationError
 from projections.blf import LINES, METADATA, RANK
 from projections.directory import Directory, EnterpriseView, UserView
@@ -64,12 +73,32 @@ class MonitoredLine:
 
 
 @dataclass(frozen=True, slots=True)
+class WaitingCaller:
+    """One caller waiting in a queue the (premium) receptionist handles."""
+
+    position: int
+    call_id: str  # FreeSWITCH's A-leg uuid
+    caller: str  # "06 12345678", "Alice Jansen (101)" or "anonymous"
+    waited: int  # seconds since the call entered the queue
+    priority: int
+    ringing: tuple[str, ...]  # agents being offered the call right now
+
+
+@dataclass(frozen=True, slots=True)
+class HandledQueue:
+    name: str
+    extension: str
+    waiting: tuple[WaitingCaller, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Console:
     receptionist: UserView
     licence: str
     limit: int | None
     queue_handling: bool
     lines: tuple[MonitoredLine, ...]
+    queues: tuple[HandledQueue, ...] = ()  # premium: the queues handled, live
 
 
 def _receptionist(app: Pbx, ent: EnterpriseView, extension: str) -> tuple[UserView, Receptionist]:
@@ -113,6 +142,10 @@ def add_receptionist(app: Pbx, enterprise: str | None, extension: str, licence: 
         raise ValidationError(
             f"{user.extension} monitors {len(found.monitored)} users; the {licence} licence "
             f"allows {_limit_words(licence)}: monitor fewer first")
+    if found.queues and licence not in QUEUE_HANDLING:
+        raise ValidationError(
+            f"{user.extension} handles {len(found.queues)} queue(s); the {licence} licence "
+            f"has no queue handling: 'pbx receptionist queues {user.extension} none' first")
     if found.licence != licence:
         found.change_licence(licence)
         app.save(found)
@@ -155,8 +188,10 @@ def _party(directory_user: UserView | None, number: str) -> str:
     return numbers.national_format(number) if number.startswith("+") else number or "anonymous"
 
 
-def console(app: Pbx, enterprise: str | None, extension: str) -> Console:
-    """The receptionist's view: every monitored user's line and calls, now."""
+def console(app: Pbx, enterprise: str | None, extension: str, now: datetime | None = None
+            ) -> Console:
+    """The receptionist's view: every monitored user's line and calls, now; for a premium
+    receptionist also the queues they handle with their waiting callers."""
     ent = app.enterprise(enterprise)
     user, found = _receptionist(app, ent, extension)
     directory = app.directory()
@@ -191,7 +226,10 @@ def console(app: Pbx, enterprise: str | None, extension: str) -> Console:
                 continue
             calls.append(_active(app, directory, ent, call, call_id, call_state))
         lines.append(MonitoredLine(ext, monitored.name, state, tuple(calls)))
-    return Console(user, found.licence, found.limit, found.queue_handling, tuple(lines))
+    queues = _handled(app, directory, ent, found, now or datetime.now(UTC)) \
+        if found.queue_handling else ()
+    return Console(user, found.licence, found.limit, found.queue_handling, tuple(lines),
+                   queues)
 
 
 def _call(app: Pbx, call_id: str) -> Call | None:
@@ -343,7 +381,7 @@ def actions_taken(app: Pbx, enterprise: str | None, extension: str) -> list[dict
     for event in app.repository.event_store.get(found.id):
         if type(event).__name__ == "ReceptionistActionTaken":
             data = event.__dict__
-            taken.append({k: str(data[k]) for k in
+            taken.append({k: personal.open_(app, str(data[k])) for k in
                           ("action", "call_id", "on_behalf_of", "destination", "at")})
     return taken
 
@@ -358,3 +396,133 @@ def may_handle_queues(app: Pbx, enterprise: str | None, extension: str) -> bool:
     except AggregateNotFoundError:
         return False
     return found.queue_handling
+
+
+# -- queue handling (premium) ---------------------------------------------------------------
+
+
+def _premium(user: UserView, found: Receptionist) -> None:
+    if not found.queue_handling:
+        raise ValidationError(f"{user.extension} has the {found.licence} licence: queue "
+                              "handling comes with the premium licence only")
+
+
+def set_queues(app: Pbx, enterprise: str | None, extension: str, queues: list[str]
+               ) -> list[str]:
+    """The complete list of call center queues (names or extensions) a premium receptionist
+    handles; ``none`` alone clears it. Returns the queues' names."""
+    from esl_controller.call_centers import CallCenters
+
+    ent = app.enterprise(enterprise)
+    user, found = _receptionist(app, ent, extension)
+    _premium(user, found)
+    wanted = [q.strip() for q in queues if q.strip()]
+    if wanted == ["none"]:
+        wanted = []
+    elif not wanted:
+        raise ValidationError("give the queues to handle: QUEUE[,QUEUE...] (or none)")
+    centers = CallCenters(app)
+    ids: list[str] = []
+    names: list[str] = []
+    for raw in wanted:
+        view = centers.queue(ent.name, raw)
+        if str(view.id) in ids:
+            raise ValidationError(f"queue {view.name} is given twice")
+        ids.append(str(view.id))
+        names.append(view.name)
+    if ids != found.queues:
+        found.give_queues(ids)
+        app.save(found)
+    return names
+
+
+def _handled(app: Pbx, directory: Directory, ent: EnterpriseView, found: Receptionist,
+             now: datetime) -> tuple[HandledQueue, ...]:
+    """The queues the receptionist handles, each with its waiting callers in the order the
+    dispatcher serves them (removed queues are left out)."""
+    handled: list[HandledQueue] = []
+    for queue_id in found.queues:
+        queue = directory.queues.get(UUID(queue_id))
+        if queue is None or queue.enterprise_id != ent.id:
+            continue
+        waiting = []
+        for position, call in enumerate(directory.waiting_in(queue.id), 1):
+            number = personal.open_(app, call.caller)
+            user = directory.user(ent.id, number) if number.isdigit() else None
+            waiting.append(WaitingCaller(
+                position, call.call_id, _party(user, number),
+                max(0, int((now - call.enqueued_at).total_seconds())), call.priority,
+                tuple(call.offered_to)))
+        handled.append(HandledQueue(queue.name, queue.extension, tuple(waiting)))
+    return tuple(handled)
+
+
+def break_command(call_id: str) -> str:
+    """End the media the caller hears now (a music slice of the queue's wait): the caller's
+    session looks at the queue again at once."""
+    return f"uuid_break {call_id}"
+
+
+def take(
+    app: Pbx,
+    enterprise: str | None,
+    extension: str,
+    call_id: str,
+    destination: str | None,
+    api: Api,
+    at: datetime,
+    ready: Callable[[], None] | None = None,
+) -> ActionResult:
+    """Take waiting call ``call_id`` out of a queue the premium receptionist handles: to
+    their own phone, or on to ``destination`` (an extension or a number).
+
+    Everything is checked first; the take is recorded (``QueueCallTaken`` and
+    ``ReceptionistActionTaken``, one write: a concurrent offer to an agent makes it fail and
+    nothing is written), then ``uuid_break`` goes to FreeSWITCH. Should FreeSWITCH not
+    answer ``+OK``, the take stands: the caller's session sees it at its next look for an
+    agent, after the current music slice (``reply`` tells). ``ready`` runs once everything
+    is checked, before anything is recorded (the CLI connects to the event socket there)."""
+    ent = app.enterprise(enterprise)
+    user, found = _receptionist(app, ent, extension)
+    _premium(user, found)
+    call_id = call_id.strip().lower()
+    if not UUID_RE.fullmatch(call_id):
+        raise ValidationError(f"{call_id!r} is no call id (see 'pbx receptionist show')")
+    directory = app.directory()
+    waiting = directory.queue_call_of(call_id)
+    queue = directory.queues.get(waiting.queue_id) if waiting is not None else None
+    if waiting is None or queue is None or queue.enterprise_id != ent.id:
+        raise NotFoundError(f"no call {call_id} is waiting in a queue of {ent.name!r}")
+    if str(queue.id) not in found.queues:
+        raise ValidationError(f"call {call_id} waits in queue {queue.name}, which "
+                              f"{user.extension} does not handle")
+    if waiting.offered_to:
+        raise ValidationError(f"call {call_id} is ringing agent {', '.join(waiting.offered_to)}"
+                              ": take it when it waits again")
+    if destination is None or not destination.strip():
+        target = user.extension
+    else:
+        target = _transfer_destination(app, ent, destination.strip())
+        if target in (queue.extension, *queue.numbers):
+            raise ValidationError(f"call {call_id} is in queue {queue.name} already")
+    command = break_command(call_id)
+    if ready is not None:
+        ready()
+    queue_call: QueueCall = app.repository.get(waiting.id)
+    if queue_call.ended is not None:
+        raise ValidationError(f"call {call_id} left the queue meanwhile ({queue_call.ended})")
+    if queue_call.offered_to:
+        raise ValidationError(f"call {call_id} is ringing agent "
+                              f"{', '.join(queue_call.offered_to)}: take it when it waits again")
+    # privacy (issue 6): an outside number the caller is sent to is sealed in the events
+    person = personal.outsider(directory, target)
+    recorded = target if person is None else personal.seal(app, target, person)
+    queue_call.take(user.extension, recorded, at)
+    found.take_action("take", call_id, f"queue {queue.name}", recorded, command, at)
+    try:
+        app.save(queue_call, found)
+    except RecordConflictError:
+        raise ValidationError(f"call {call_id} was offered to an agent or left the queue "
+                              "just now: look again") from None
+    reply = api(command).strip()
+    return ActionResult("take", call_id, f"queue {queue.name}", target, command, reply)

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from eventsourcing.application import AggregateNotFoundError
 from sqlalchemy.engine import Connection
 
+from esl_controller import personal
 from esl_controller.application import Pbx
 from esl_controller.domain import numbers
 from esl_controller.domain.recording_notes import (
@@ -250,6 +251,8 @@ def search(app: Pbx, enterprise: str | None, as_ext: str, user: str | None = Non
         raise ValidationError(f"--min-seconds {min_seconds:g} is above --max-seconds "
                               f"{max_seconds:g}: reversed range")
     forms = number_forms(number, ent.country) if number is not None else ()
+    if number is not None:  # privacy: an outsider's number is sealed, found by person hash
+        forms += personal.search_forms(app, number, ent.country)
     if label is not None:
         label = _check_label(label)
     owner = app.user(ent.name, user.strip()) if user is not None else None
@@ -280,7 +283,7 @@ def search(app: Pbx, enterprise: str | None, as_ext: str, user: str | None = Non
             until=until, min_seconds=min_seconds, max_seconds=max_seconds, label=label,
             favourites=favourites, limit=limit))
     # Belt and braces: the one access rule, checked on each row read.
-    return [r for r in found if may_listen(
+    return [personal.opened(app, r) for r in found if may_listen(
         asker.id, RecordingOwner(UUID(r.enterprise_id), UUID(r.user_id)), team_list)]
 
 

@@ -7,7 +7,9 @@
   routing/recording.py what to do and carries it out through FreeSWITCH's ``uuid_record``
   on the caller's channel (A-leg): ``start PATH [LIMIT]`` (one WAV per recorded user with
   both sides of the conversation mixed, like ``record_session``), ``mask`` / ``unmask``
-  (FreeSWITCH writes silence while masked) and the A-leg's DTMF (in-call codes). At the end
+  (FreeSWITCH writes silence while masked) and the in-call codes: the caller's as the
+  A-leg's DTMF, the called party's through ``bind_meta_app`` on the A-leg, which fires a
+  CUSTOM ``pbx::incall`` event (routing/recording.py explains the mechanism). At the end
   it reads the real WAV's length and records RecordingStopped; an on-demand recording not
   kept is deleted (RecordingDiscarded + RecordingPurged "discarded").
 * Monthly cap (7y-1000 / 7y-3500): the recording starts with LIMIT = the seconds left
@@ -36,6 +38,7 @@ import gevent
 import gevent.queue
 from eventsourcing.application import AggregateNotFoundError
 
+from esl_controller import personal
 from esl_controller.application import Pbx
 from esl_controller.domain.recordings import (
     MODES,
@@ -132,7 +135,8 @@ class RecordingService:
             if name == "RecordingStarted":
                 found[rid] = {
                     "id": rid, "call_id": event.call_id, "enterprise_id": event.enterprise_id,
-                    "extension": event.extension, "other_party": event.other_party,
+                    "extension": event.extension,
+                    "other_party": personal.open_(self.app, event.other_party),
                     "direction": event.direction, "mode": event.mode,
                     "retention": event.retention, "started_at": event.at, "seconds": None,
                     "stop_reason": None, "kept": None, "purged": None, "path": event.path}
@@ -236,6 +240,7 @@ class CallRecorder:
         self._worker: gevent.Greenlet[Any, Any] | None = None
         self._star = False
         self._stopped_by_switch: set[str] = set()
+        self._bound: tuple[str, ...] = ()  # code digits bound for the called party
 
     # -- from the session (dispatcher greenlet) ------------------------------------------
     def bridged(self, enterprise_id: str | None, caller: str | None, callee: str | None,
@@ -254,6 +259,36 @@ class CallRecorder:
 
     def dtmf(self, headers: dict[str, str]) -> None:
         self._put("dtmf", headers.get("DTMF-Digit", ""))
+
+    # -- the called party's codes (bind_meta_app on the A-leg, CUSTOM pbx::incall) --------
+    def called_party_bindings(self, enterprise_id: str | None, extensions: list[str]
+                              ) -> list[str]:
+        """The ESL commands to send before ringing ``extensions`` so that the one who
+        answers can use their codes: the CUSTOM subscription (once) and a pipelined
+        ``sendmsg`` running ``bind_meta_app`` per code digit their modes use and not bound
+        yet (FreeSWITCH runs them, in order, before the ``bridge`` queued after them)."""
+        if not enterprise_id or not extensions:
+            return []
+        directory = self.directory()
+        ent = UUID(enterprise_id)
+        modes = [RecordingService.policy_of(directory, user)[0] for user in
+                 (directory.user(ent, ext) for ext in extensions if ext.isdigit())
+                 if user is not None]
+        codes = decide.codes_to_bind(modes, self._bound)
+        if not codes:
+            return []
+        texts = [] if self._bound else [f"event plain CUSTOM {decide.CALLED_CODE_SUBCLASS}"]
+        self._bound = tuple(sorted({*self._bound, *codes}))
+        texts += [("sendmsg\ncall-command: execute\nexecute-app-name: bind_meta_app\n"
+                   f"execute-app-arg: {decide.meta_app_arg(code)}\nevent-lock: true")
+                  for code in codes]
+        return texts
+
+    def custom(self, headers: dict[str, str]) -> None:
+        """A CUSTOM event on the A-leg: the called party pressed a bound code."""
+        code = decide.code_of_event(headers)
+        if code is not None:
+            self._put("called-code", code)
 
     def record_stop(self, headers: dict[str, str]) -> None:
         self._put("record-stop", headers.get("Record-File-Path", ""))
@@ -278,6 +313,8 @@ class CallRecorder:
                     self._on_bridge(*item)
                 elif kind == "dtmf":
                     self._on_digit(item)
+                elif kind == "called-code":
+                    self._on_code("bleg", item)
                 elif kind == "record-stop":
                     self._on_switch_stop(item)
                 else:
@@ -330,8 +367,10 @@ class CallRecorder:
             self._begin(party, now)
 
     def _new_recording(self, party: Party, path: str, now: datetime) -> Recording:
+        other, _name = personal.sealed_caller(  # privacy: an outsider's number sealed
+            self.service.app, self.directory(), party.other_party)
         recording = Recording(self.call_id, party.user.enterprise_id, party.user.id,
-                              party.user.extension, party.other_party, party.direction,
+                              party.user.extension, other, party.direction,
                               party.state.mode, path, party.retention, now)
         party.recording = recording
         return recording
@@ -353,13 +392,18 @@ class CallRecorder:
 
     def _on_digit(self, digit: str) -> None:
         self._star, code = decide.feed_digit(self._star, digit)
-        if code is None:
-            return
-        party = next((p for p in self.parties if p.leg == "aleg"), None)
+        if code is not None:
+            self._on_code("aleg", code)  # the A-leg's DTMF: the caller's phone
+
+    def _on_code(self, leg: str, code: str) -> None:
+        """Code digit ``code`` from the phone of the party on ``leg``, for their recording."""
+        party = next((p for p in self.parties if p.leg == leg), None)
         if party is None:
-            return  # only the caller's phone's digits reach this socket
+            return  # that party is not recorded: their codes mean nothing here
         party.state, effect, words = decide.on_code(party.state, code)
-        self.trace.add("recording", effect or "ignored", f"{party.user.extension}: {words}")
+        phone = "the caller's phone" if leg == "aleg" else "the called party's phone"
+        self.trace.add("recording", effect or "ignored",
+                       f"{party.user.extension}: {words} (from {phone})")
         now = self.service.clock()
         if effect == "start":
             self._begin(party, now)

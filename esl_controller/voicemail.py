@@ -24,6 +24,7 @@ import gevent
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import RecordConflictError
 
+from esl_controller import personal
 from esl_controller.application import Pbx
 from esl_controller.domain.enterprises import Enterprise
 from esl_controller.domain.mailboxes import (
@@ -172,7 +173,9 @@ class VoicemailService:
         return box
 
     def mailbox(self, enterprise_id: UUID, extension: str) -> Mailbox | None:
-        return self._get(enterprise_id, extension)
+        """The box to show: callers' sealed numbers and names opened (privacy)."""
+        box = self._get(enterprise_id, extension)
+        return None if box is None else personal.opened_aggregate(self.app, box)
 
     def mailboxes(self) -> list[Mailbox]:
         ids: list[UUID] = []
@@ -284,6 +287,7 @@ class VoicemailService:
             _remove(str(path))
             return CommandResult(False, "mailbox full" if box.full else "nothing recorded")
         caller, name = command.arg("caller"), command.arg("caller_name")
+        caller, name = personal.sealed_caller(self.app, self.app.directory(), caller, name)
         box.leave_message(path.stem, caller, name, round(seconds, 3), str(path), self.clock())
         self.app.save(box)
         log.info("voicemail: message %s (%.1f s) for %s from %s", path.stem, seconds,
@@ -293,7 +297,7 @@ class VoicemailService:
 
     def _after_new_message(self, box: Mailbox, message_id: str) -> None:
         self._publish_mwi(box)
-        message = box.messages[message_id]
+        message = personal.opened(self.app, box.messages[message_id])
         if self.mailer is None or not box.email_audio or not box.email:
             if not box.keep:
                 log.warning("voicemail: message %s for %s kept: no mail relay for e-mail only",
@@ -368,7 +372,8 @@ class VoicemailService:
             return CommandResult(False, "no mailbox")
         ordered = sorted(box.messages.values(), key=lambda m: (m.status != "new", m.at))
         return CommandResult(True, ",".join(
-            f"{m.message_id}|{m.status}|{m.seconds:.0f}|{m.caller}|{m.path}" for m in ordered))
+            f"{m.message_id}|{m.status}|{m.seconds:.0f}|{personal.open_(self.app, m.caller)}"
+            f"|{m.path}" for m in ordered))
 
     def _message_command(self, command: Command) -> tuple[Mailbox, str] | None:
         box = self._box_of(command)

@@ -44,6 +44,9 @@ class ProjectionWorker:
         self.call_log = Follower(self.app, CallLogProjection())
         self.blf = Follower(self.app, BlfProjection(), sink=self._on_line_change)
         self.recording_index = Follower(self.app, RecordingIndexProjection())  # REC-3
+        from projections.queue_report import QueueReportProjection  # CC-5 reports
+
+        self.queue_report = Follower(self.app, QueueReportProjection())
         self._greenlets: list[gevent.Greenlet] = []
 
     def _on_line_change(self, change: LineChange) -> None:
@@ -58,6 +61,7 @@ class ProjectionWorker:
             gevent.spawn(self.blf.run, self.poll_interval),
             gevent.spawn(self.recording_index.run, self.poll_interval),
         ]
+        self._greenlets.append(gevent.spawn(self.queue_report.run, self.poll_interval))
         # the CRM event feed (CRM-1): every webhook from its tracked position
         from esl_controller.feed import WebhookDelivery
 
@@ -73,6 +77,7 @@ class ProjectionWorker:
     def stop(self) -> None:
         for follower in (self.call_log, self.blf, self.recording_index):
             follower.stop()
+        self.queue_report.stop()  # CC-5 reports
         if getattr(self, "webhooks", None) is not None:
             self.webhooks.stop()  # CRM feed: positions are tracked, nothing is lost
         if getattr(self, "sealer", None) is not None:
@@ -82,6 +87,7 @@ class ProjectionWorker:
         self.call_log.catch_up()
         self.blf.catch_up()
         self.recording_index.catch_up()
+        self.queue_report.catch_up()
         if getattr(self, "sealer", None) is not None:
             self.sealer.finish()
         if self.presence is not None:

@@ -31,6 +31,7 @@ from sqlalchemy.engine import Connection
 from esl_controller.domain.calls import Call
 from esl_controller.domain.enterprises import Enterprise
 from esl_controller.domain.users import User
+from projections.bulk import BulkFold, uuid_text
 from projections.tracking import EventSource, SqlProjection, make_engine
 
 IDLE, DND, RINGING, BUSY = "idle", "dnd", "ringing", "busy"
@@ -224,6 +225,9 @@ class BlfProjection(SqlProjection[LineChange]):
         """A rolled-back batch may have left the caches ahead of the tables: reread them."""
         self._domains.clear()
         self._privates = None
+
+    def bulk_fold(self) -> BlfBulk:
+        return BlfBulk()
 
     # -- configuration -------------------------------------------------------------------
     def on_EnterpriseCreated(self, conn: Connection, e: Any) -> list[LineChange]:
@@ -453,6 +457,160 @@ class BlfProjection(SqlProjection[LineChange]):
             dnd = next(row for row in rows if row.state == DND and row.call_id != call_id)
             call_id, direction = dnd.call_id, dnd.direction
         return [LineChange(ent, extension, self._domain(conn, ent), after, call_id, direction)]
+
+
+class BlfBulk(BulkFold):
+    """:class:`BlfProjection`'s handlers over Python dicts, for a rebuild from zero
+    (:mod:`projections.bulk`). A rebuild hands over no presence, so only the rows are kept:
+    the same inserts, updates and deletes, keyed as the tables are."""
+
+    def __init__(self) -> None:
+        self.domains: dict[str, str] = {}  # enterprise id -> domain
+        self.users: dict[str, list[Any]] = {}  # user id -> [enterprise id, extension, active]
+        self.calls: dict[str, list[Any]] = {}  # call id -> [enterprise, caller_user, target]
+        # call id (or DND dialog id) -> (enterprise id, extension) -> [state, direction]
+        self.lines: dict[str, dict[tuple[str, str], list[str]]] = {}
+        self.private: set[tuple[str, str]] = set()
+        self._ids: dict[tuple[str, str], str] = {}  # (enterprise, extension) -> user id
+        self._dialogs: dict[tuple[str, str], str] = {}  # (enterprise, extension) -> DND dialog
+
+    def rows(self) -> dict[str, list[tuple[Any, ...]]]:
+        return {
+            DOMAINS.name: list(self.domains.items()),
+            USERS.name: [(key, *user) for key, user in self.users.items()],
+            CALLS.name: [(key, *call) for key, call in self.calls.items()],
+            LINES.name: [(ent, ext, call, state, direction)
+                         for call, rows in self.lines.items()
+                         for (ent, ext), (state, direction) in rows.items()],
+            PRIVATE.name: sorted(self.private),
+        }
+
+    def on_EnterpriseCreated(self, key: str, d: dict[str, Any]) -> None:
+        self.domains[key] = d["domain"]
+
+    def on_UserCreated(self, key: str, d: dict[str, Any]) -> None:
+        self.users[key] = [uuid_text(d["enterprise_id"]), d["extension"], True]
+
+    def on_UserReinstated(self, key: str, d: dict[str, Any]) -> None:
+        self._activate(key, True)
+
+    def on_UserRemoved(self, key: str, d: dict[str, Any]) -> None:
+        self._activate(key, False)
+
+    def _activate(self, key: str, active: bool) -> None:
+        user = self.users.get(key)
+        if user is not None:
+            user[2] = active
+        self._dnd(key, False)
+        if user is not None:
+            self.private.discard((user[0], user[1]))
+
+    def on_DoNotDisturbChanged(self, key: str, d: dict[str, Any]) -> None:
+        self._dnd(key, bool(d["on"]))
+
+    def _dnd(self, key: str, on: bool) -> None:
+        user = self.users.get(key)
+        if user is None or (on and not user[2]):
+            return
+        ent, extension = user[0], user[1]
+        dialog = self._dialogs.get((ent, extension))
+        if dialog is None:
+            dialog = self._dialogs[ent, extension] = dnd_dialog_id(ent, extension)
+        self._set(ent, extension, dialog, DND if on else None)
+
+    def on_PrivacyChanged(self, key: str, d: dict[str, Any]) -> None:
+        user = self.users.get(key)
+        if user is None:
+            return
+        who = (user[0], user[1])
+        if bool(d["on"]):
+            self.private.add(who)
+        else:
+            self.private.discard(who)
+
+    def on_CallOffered(self, key: str, d: dict[str, Any]) -> None:
+        ent = uuid_text(d["enterprise_id"])
+        if ent is None:
+            return
+        caller = d["caller_user"]
+        self.calls[key] = [ent, caller, None]
+        if caller is not None:
+            self._set(ent, caller, key, BUSY, "outbound")
+
+    def on_CallRouted(self, key: str, d: dict[str, Any]) -> None:
+        call = self.calls.get(key)
+        if call is not None:
+            call[2] = d["target_user"]
+
+    def on_CallAlerting(self, key: str, d: dict[str, Any]) -> None:
+        call = self.calls.get(key)
+        if call is None:
+            return
+        ent = call[0]
+        ringing = self._callees(call, d["targets"])
+        present: set[str] = set()
+        for (row_ent, extension), (state, _direction) in self._rows(key):
+            if state == RINGING and extension not in ringing:
+                self._set(ent, extension, key, None)
+                if row_ent == ent:
+                    continue
+            present.add(extension)
+        for target in sorted(ringing - present):
+            self._set(ent, target, key, RINGING)
+
+    def on_CallAnswered(self, key: str, d: dict[str, Any]) -> None:
+        call = self.calls.get(key)
+        if call is None:
+            return
+        ent, by = call[0], d["by"]
+        for (_row_ent, extension), (state, _direction) in self._rows(key):
+            if state == RINGING and extension != by:
+                self._set(ent, extension, key, None)
+        if self._callees(call, [by]):
+            self._set(ent, by, key, BUSY)
+
+    def on_CallEnded(self, key: str, d: dict[str, Any]) -> None:
+        self.lines.pop(key, None)
+        self.calls.pop(key, None)
+
+    def _rows(self, call_id: str) -> list[tuple[tuple[str, str], list[str]]]:
+        """The call's rows as ``_CALL_LINES`` reads them (by extension), before any write."""
+        rows = self.lines.get(call_id)
+        if not rows:
+            return []
+        return sorted(((k, list(v)) for k, v in rows.items()), key=lambda kv: kv[0][1])
+
+    def _callees(self, call: list[Any], extensions: Iterable[str]) -> set[str]:
+        ent, caller, target = call
+        found: set[str] = set()
+        for extension in extensions:
+            if extension == caller:
+                continue
+            if extension == target:
+                found.add(extension)
+                continue
+            user_id = self._ids.get((ent, extension))
+            if user_id is None:
+                user_id = self._ids[ent, extension] = str(User.create_id(UUID(ent), extension))
+            user = self.users.get(user_id)
+            if user is not None and user[2]:
+                found.add(extension)
+        return found
+
+    def _set(self, ent: str, extension: str, call_id: str, state: str | None,
+             direction: str = "inbound") -> None:
+        rows = self.lines.get(call_id)
+        if rows is not None and (ent, extension) in rows:
+            if state is None:
+                del rows[ent, extension]
+                if not rows:
+                    del self.lines[call_id]
+            else:
+                rows[ent, extension][0] = state
+        elif state is not None:
+            if rows is None:
+                rows = self.lines[call_id] = {}
+            rows[ent, extension] = [state, direction]
 
 
 def line_states(engine: Engine | Connection, enterprise_id: str | UUID) -> dict[str, str]:

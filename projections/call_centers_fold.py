@@ -17,10 +17,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 from projections.targets import TargetIndex, TargetView
+
+RECENT_WAITS = 10  # answered calls whose waits estimate the next callers' (announcements)
+BOUNCE_UNAVAILABLE = "agent became unavailable"  # = domain.call_centers.BOUNCE_UNAVAILABLE
 
 KIND = "queue"
 QUEUE_TOPIC = "esl_controller.domain.call_centers:Queue"
@@ -28,10 +32,15 @@ CALL_TOPIC = "esl_controller.domain.call_centers:QueueCall"
 AGENT_TOPIC = "esl_controller.domain.call_centers:Agent"
 EVENTS: dict[str, tuple[str, ...]] = {
     QUEUE_TOPIC: ("QueueCreated", "QueueReinstated", "QueueRemoved", "QueueAgentAdded",
-                  "QueueAgentRemoved"),
+                  "QueueAgentRemoved",
+                  "QueueSupervisorAdded", "QueueSupervisorRemoved"),  # supervisors (CC-5)
     CALL_TOPIC: ("QueueCallEnqueued", "QueueCallOffered", "QueueCallBounced",
                  "QueueCallAnswered", "QueueCallOverflowed", "QueueCallAbandoned",
-                 "QueueCallMoved", "QueueCallRequeued"),
+                 "QueueCallMoved", "QueueCallRequeued",
+                 "QueueCallTaken",  # a premium receptionist took it out (RCP-1)
+                 "QueueCallReattached",  # a controller restart (socket_resume)
+                 # supervisor functions (CC-5, esl_controller/supervisor.py)
+                 "QueueCallPriorityChanged", "QueueCallConnected"),
     AGENT_TOPIC: ("AgentRegistered", "AgentSignedIn", "AgentSignedOut",
                   "AgentAvailabilityChanged"),
 }
@@ -60,6 +69,10 @@ class QueueView:
     auto_answer: bool = False
     wrap_up: int = 10
     priority_numbers: tuple[str, ...] = ()  # callers from these numbers go first
+    # announcements (CC-2): none, position, wait or both; a greeting before an overflow
+    announce: str = "none"
+    overflow_greeting: str | None = None
+    supervisors: tuple[str, ...] = ()  # who may monitor its calls (CC-5)
 
     @property
     def label(self) -> str:
@@ -79,6 +92,11 @@ class QueueCallView:
     offered_to: tuple[str, ...] = ()
     offered_at: datetime | None = None
     bounced: int = 0  # times the call came back to the head of the queue
+    node: str = ""  # the controller node holding the caller's session (restarts)
+    # supervisor functions (CC-5): the agent talking to the caller, since when, on which leg
+    connected_to: str | None = None
+    connected_at: datetime | None = None
+    agent_leg: str | None = None  # FreeSWITCH's uuid of the agent's channel (eavesdrop)
 
     def order_key(self) -> tuple[int, int, datetime, str]:
         """Higher priority first; a bounced call before the others of its priority; then
@@ -94,10 +112,12 @@ class QueueFigures:
     overflowed: int = 0
     bounced: int = 0
     moved_out: int = 0  # moved to another queue by a supervisor
+    taken: int = 0  # taken out of the queue by a premium receptionist (RCP-1)
     answered_wait: float = 0.0  # seconds the answered calls waited, in total
     last_offered: str | None = None  # circular policy: the agent offered last
     idle_since: tuple[tuple[str, datetime], ...] = ()  # uniform: end of last queue call
     answered_by: tuple[tuple[str, int], ...] = ()  # (agent, queue calls answered)
+    recent_waits: tuple[float, ...] = ()  # the last RECENT_WAITS answered calls' waits (s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +136,15 @@ class AgentView:
         if self.state == "wrap-up" and self.until is not None and now >= self.until:
             return "available"
         return self.state
+
+
+@lru_cache(maxsize=65536)
+def _agent_id(enterprise_id: UUID, extension: str) -> UUID:
+    """``Agent.create_id``, remembered: the dispatcher asks for every agent at every look
+    (a uuid5 each time was a third of its cost, see esl_controller/bench_queue.py)."""
+    from esl_controller.domain.call_centers import Agent
+
+    return Agent.create_id(enterprise_id, extension)
 
 
 class CallCentersFold(TargetIndex):
@@ -152,6 +181,8 @@ class CallCentersFold(TargetIndex):
             stranded=str(c.get("stranded", "overflow")),
             auto_answer=bool(c.get("auto_answer", False)), wrap_up=int(c.get("wrap_up", 10)),
             priority_numbers=tuple(c.get("priority_numbers", ())),
+            announce=str(c.get("announce", "none")),
+            overflow_greeting=c.get("overflow_greeting"),
         )
         self.queues[qid] = view
         self.queue_figures.setdefault(qid, QueueFigures())
@@ -174,6 +205,30 @@ class CallCentersFold(TargetIndex):
             self.queues[qid] = replace(view, agents=tuple(a for a in view.agents
                                                           if a != e.extension))
 
+    # -- supervisors and supervisor functions (CC-5, esl_controller/supervisor.py) -------
+    def _on_QueueSupervisorAdded(self, qid: UUID, e: Any) -> None:
+        view = self.queues.get(qid)
+        if view is not None:
+            kept = tuple(s for s in view.supervisors if s != e.extension)
+            self.queues[qid] = replace(view, supervisors=(*kept, e.extension))
+
+    def _on_QueueSupervisorRemoved(self, qid: UUID, e: Any) -> None:
+        view = self.queues.get(qid)
+        if view is not None:
+            self.queues[qid] = replace(view, supervisors=tuple(
+                s for s in view.supervisors if s != e.extension))
+
+    def _on_QueueCallPriorityChanged(self, cid: UUID, e: Any) -> None:
+        call = self.queue_calls.get(cid)
+        if call is not None:
+            self.queue_calls[cid] = replace(call, priority=int(e.priority))
+
+    def _on_QueueCallConnected(self, cid: UUID, e: Any) -> None:
+        call = self.queue_calls.get(cid)
+        if call is not None:
+            self.queue_calls[cid] = replace(call, connected_to=e.agent, connected_at=e.at,
+                                            agent_leg=e.leg)
+
     # -- the calls' queue lives ----------------------------------------------------------
     def _figures(self, queue_id: UUID, **changes: Any) -> None:
         figures = self.queue_figures.get(queue_id, QueueFigures())
@@ -181,13 +236,23 @@ class CallCentersFold(TargetIndex):
 
     def _on_QueueCallEnqueued(self, cid: UUID, e: Any) -> None:
         self.queue_calls[cid] = QueueCallView(cid, e.queue_id, e.call_id, e.caller,
-                                              int(e.priority), e.at)
+                                              int(e.priority), e.at,
+                                              node=getattr(e, "node", "") or "")
         self._queue_call_ids[e.call_id] = cid
         figures = self.queue_figures.get(e.queue_id, QueueFigures())
         self._figures(e.queue_id, entered=figures.entered + 1)
 
     def _on_QueueCallRequeued(self, cid: UUID, e: Any) -> None:
         self._on_QueueCallEnqueued(cid, e)
+
+    def _on_QueueCallReattached(self, cid: UUID, e: Any) -> None:
+        """Back after a controller restart: same place; a lost offer sends it to the head."""
+        call = self.queue_calls.get(cid)
+        if call is None:
+            return
+        lost = bool(e.offer_lost)
+        self.queue_calls[cid] = replace(call, node=e.node, offered_to=(), offered_at=None,
+                                        bounced=call.bounced + (1 if lost else 0))
 
     def _on_QueueCallOffered(self, cid: UUID, e: Any) -> None:
         call = self.queue_calls.get(cid)
@@ -205,6 +270,8 @@ class CallCentersFold(TargetIndex):
                                         bounced=call.bounced + 1)
         figures = self.queue_figures.get(call.queue_id, QueueFigures())
         self._figures(call.queue_id, bounced=figures.bounced + 1)
+        if e.reason == BOUNCE_UNAVAILABLE:
+            return  # withdrawn from an agent who turned unavailable: no missed call
         for agent in self._agents_named(call.queue_id, e.agents):
             self.agents[agent.id] = replace(agent, missed=agent.missed + 1)
 
@@ -221,6 +288,7 @@ class CallCentersFold(TargetIndex):
                                       if a != e.agent), (e.agent, count))))
         self._figures(call.queue_id, answered=figures.answered + 1,
                       answered_wait=figures.answered_wait + max(0.0, waited),
+                      recent_waits=(*figures.recent_waits, max(0.0, waited))[-RECENT_WAITS:],
                       idle_since=idle, answered_by=answered_by)
         for agent in self._agents_named(call.queue_id, [e.agent]):
             self.agents[agent.id] = replace(agent, missed=0)
@@ -242,6 +310,13 @@ class CallCentersFold(TargetIndex):
         if call is not None:
             figures = self.queue_figures.get(call.queue_id, QueueFigures())
             self._figures(call.queue_id, moved_out=figures.moved_out + 1)
+
+    def _on_QueueCallTaken(self, cid: UUID, e: Any) -> None:
+        """A premium receptionist took the waiting call (RCP-1): it leaves the queue."""
+        call = self._close(cid)
+        if call is not None:
+            figures = self.queue_figures.get(call.queue_id, QueueFigures())
+            self._figures(call.queue_id, taken=figures.taken + 1)
 
     def _close(self, cid: UUID) -> QueueCallView | None:
         call = self.queue_calls.pop(cid, None)
@@ -281,9 +356,7 @@ class CallCentersFold(TargetIndex):
 
     # -- lookups -------------------------------------------------------------------------
     def agent_of(self, enterprise_id: UUID, extension: str) -> AgentView | None:
-        from esl_controller.domain.call_centers import Agent
-
-        return self.agents.get(Agent.create_id(enterprise_id, extension))
+        return self.agents.get(_agent_id(enterprise_id, extension))
 
     def queue_named(self, enterprise_id: UUID, name: str) -> QueueView | None:
         wanted = name.strip().lower()
@@ -307,6 +380,8 @@ class CallCentersFold(TargetIndex):
         """Agent extension -> the queue call offered to them now (any queue)."""
         found: dict[str, UUID] = {}
         for call in self.queue_calls.values():
+            if not call.offered_to:
+                continue  # most waiting calls ring nobody: skip them cheaply
             queue = self.queues.get(call.queue_id)
             owner = queue.enterprise_id if queue else self._queue_identity.get(call.queue_id)
             if owner == enterprise_id:

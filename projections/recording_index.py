@@ -402,6 +402,8 @@ def search(conn: Connection, asker_id: str | UUID, query: Query) -> list[Indexed
         wanted = [r.c.other_party == n for n in query.numbers]
         wanted += [r.c.other_party.like("%" + n) for n in query.numbers
                    if len(n) >= 6 and n.isdigit()]
+        wanted += [r.c.other_party.like(n + "%") for n in query.numbers
+                   if n.startswith("pd:v1:")]  # sealed: the person hash it starts with
         clause = wanted[0]
         for more in wanted[1:]:
             clause = clause | more

@@ -133,6 +133,11 @@ class SqlProjection(Generic[E]):
     def forget_cached(self) -> None:
         """A batch was rolled back: drop whatever was cached from its writes."""
 
+    def bulk_fold(self) -> Any:
+        """A fresh :class:`projections.bulk.BulkFold` doing what the handlers do, in memory,
+        for a rebuild from zero; None: rebuilds fold event by event."""
+        return None
+
     def state(self, conn: Connection) -> Any:
         """Plain, comparable data: every table's rows, sorted."""
         return {

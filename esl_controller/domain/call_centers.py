@@ -37,6 +37,13 @@ MAX_WAIT_RANGE = (10, 7200)
 COMFORT_RANGE = (10, 600)
 WRAP_UP_RANGE = (0, 900)
 MAX_AGENTS = 200
+# Announcements (CC-2): what a waiting caller is told on entry and with each comfort message.
+ANNOUNCE = ("none", "position", "wait", "both")
+# The reason of a bounce when the offered agent turned unavailable while their phone rang
+# (the controller withdrew the ring): not a missed call, the agent's count stays.
+BOUNCE_UNAVAILABLE = "agent became unavailable"
+PRIORITY_RANGE = (0, 9)  # a queue call's priority: 0 normal, 1 priority number, up to 9
+MONITOR_MODES = ("listen", "whisper", "barge")  # supervisor monitoring (eavesdrop)
 
 
 def queue_key(name: str) -> str:
@@ -84,6 +91,16 @@ class Queue(Aggregate):
     def remove_agent(self, extension: str) -> None:
         self.agents = [a for a in self.agents if a != extension]
 
+    # -- supervisors (CC-5, esl_controller/supervisor.py): who may monitor the queue's calls
+    @event("QueueSupervisorAdded")
+    def add_supervisor(self, extension: str) -> None:
+        kept = [s for s in getattr(self, "supervisors", []) if s != extension]
+        self.supervisors = [*kept, extension]
+
+    @event("QueueSupervisorRemoved")
+    def remove_supervisor(self, extension: str) -> None:
+        self.supervisors = [s for s in getattr(self, "supervisors", []) if s != extension]
+
 
 class QueueCall(Aggregate):
     """One call's life in one queue, from enqueue to answer, overflow or abandon."""
@@ -94,24 +111,39 @@ class QueueCall(Aggregate):
 
     @event("QueueCallEnqueued")
     def __init__(self, queue_id: UUID, call_id: str, caller: str, priority: int,
-                 at: datetime) -> None:
+                 at: datetime, node: str = "") -> None:
         self.queue_id = queue_id
         self.call_id = call_id
         self.caller = caller
         self.priority = priority
         self.enqueued_at = at
         self.offered_to: list[str] = []
-        self.ended: str | None = None  # "answered", "overflowed", "abandoned", "moved"
+        self.ended: str | None = None  # answered, overflowed, abandoned, moved, taken
+        # The controller node whose session holds the caller (restart: see reattach).
+        self.node = node
+        self.reattached_at: datetime | None = None
 
     @event("QueueCallRequeued")
     def requeue(self, queue_id: UUID, call_id: str, caller: str, priority: int,
-                at: datetime) -> None:
+                at: datetime, node: str = "") -> None:
         """The same call enters this queue again (moved back to it): a new queue life."""
         self.caller = caller
         self.priority = priority
         self.enqueued_at = at
         self.offered_to = []
         self.ended = None
+        self.node = node
+        self.reattached_at = None
+
+    @event("QueueCallReattached")
+    def reattach(self, node: str, offer_lost: list[str], at: datetime) -> None:
+        """After a controller restart the caller's channel came back (FreeSWITCH's
+        ``socket_resume``) to controller ``node``: same place, same enqueue time and
+        priority. An offer in flight at the crash (``offer_lost``) is void: the agents are
+        free and the call is back at the head of the queue."""
+        self.node = node
+        self.offered_to = []
+        self.reattached_at = at
 
     @event("QueueCallOffered")
     def offer(self, agents: list[str], at: datetime) -> None:
@@ -144,6 +176,41 @@ class QueueCall(Aggregate):
     def abandon(self, reason: str, at: datetime) -> None:
         self.offered_to = []
         self.ended = "abandoned"
+
+    # -- supervisor functions (CC-5, esl_controller/supervisor.py) -------------------------
+    @event("QueueCallPriorityChanged")
+    def change_priority(self, priority: int, by: str, at: datetime) -> None:
+        """A supervisor gave the waiting call another priority (higher is served first)."""
+        self.priority = priority
+
+    @event("QueueCallConnected")
+    def connect(self, agent: str, leg: str, at: datetime) -> None:
+        """The agent answered: the bridge is up (``leg``: FreeSWITCH's uuid of the agent's
+        channel). The queue life ends with ``QueueCallAnswered`` when the conversation does."""
+        self.connected_to = agent
+
+    @event("QueueCallMonitored")
+    def monitor(self, supervisor: str, mode: str, agent: str, leg: str, channel: str,
+                at: datetime) -> None:
+        """A supervisor's phone is sent into ``eavesdrop`` on the agent's leg (recorded
+        before the originate goes to FreeSWITCH: no monitoring is ever unrecorded)."""
+        self.monitored_by = supervisor
+
+    @event("QueueCallMonitorFailed")
+    def monitor_failed(self, supervisor: str, channel: str, reason: str,
+                       at: datetime) -> None:
+        """FreeSWITCH did not connect the supervisor (no answer, refused, unreachable)."""
+        self.monitored_by = ""
+
+    # -- receptionist queue handling (RCP-1 premium, esl_controller/receptionist.py) -----
+    @event("QueueCallTaken")
+    def take(self, by: str, destination: str, at: datetime) -> None:
+        """A premium receptionist (``by``) took the waiting call out of the queue, to their
+        own phone or on to ``destination``: the caller's session sends it there."""
+        self.offered_to = []
+        self.ended = "taken"
+        self.taken_by = by
+        self.taken_to = destination
 
 
 class Agent(Aggregate):

@@ -7,6 +7,7 @@ Numbers are stored in E.164 (``+31201234567``). Dutch input such as ``020 123456
 from __future__ import annotations
 
 import enum
+from functools import lru_cache
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -50,8 +51,10 @@ def normalise(raw: str, country: str = "NL") -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=8192)
 def try_normalise(raw: str, country: str = "NL") -> str | None:
-    """E.164 form of ``raw``, or None when it is no valid number."""
+    """E.164 form of ``raw``, or None when it is no valid number (memoised: every call's
+    routing asks this of the same few numbers, and phonenumbers parses slowly)."""
     try:
         return normalise(raw, country)
     except InvalidNumberError:

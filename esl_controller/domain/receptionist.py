@@ -3,8 +3,9 @@ on their calls.
 
 ``Receptionist`` is one receptionist (a user), identified by the user's id: the licence
 (entry: 8 monitored users, standard: 30, premium: unlimited and queue handling), the users
-they monitor (extensions) and every action they took on a call (pick up, transfer, park),
-kept as an event naming who did what to which call. Validation happens in the use cases
+they monitor (extensions), the call center queues a premium receptionist handles, and every
+action they took on a call (pick up, transfer, park, take a caller out of a queue), kept as
+an event naming who did what to which call. Validation happens in the use cases
 (esl_controller.receptionist); the event methods only assign state.
 """
 
@@ -18,7 +19,7 @@ from eventsourcing.domain import Aggregate, event
 # licence -> the most users it may monitor (None: unlimited)
 LICENCES: dict[str, int | None] = {"entry": 8, "standard": 30, "premium": None}
 QUEUE_HANDLING = frozenset({"premium"})  # licences that may handle call center queues
-ACTIONS = ("pickup", "transfer", "park")
+ACTIONS = ("pickup", "transfer", "park", "take")  # take: a waiting queue call (premium)
 
 
 class Receptionist(Aggregate):
@@ -54,6 +55,17 @@ class Receptionist(Aggregate):
         """``action`` in ACTIONS on call ``call_id`` of monitored user ``on_behalf_of``;
         ``command`` is the api command sent to FreeSWITCH."""
         self.actions_taken += 1
+
+    @event("ReceptionistQueuesSet")
+    def give_queues(self, queue_ids: list[str]) -> None:
+        """The call center queues a premium receptionist handles (ids, in the order given;
+        empty: none)."""
+        self.queue_ids = list(queue_ids)
+
+    @property
+    def queues(self) -> list[str]:
+        """The ids of the queues the receptionist handles (premium licence)."""
+        return list(getattr(self, "queue_ids", []))
 
     @property
     def limit(self) -> int | None:

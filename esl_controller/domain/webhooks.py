@@ -12,8 +12,10 @@ NAMESPACE = UUID("0b6c7f0e-58a4-4d3e-9c55-5a3c1d2e9f41")
 class Webhook(Aggregate):
     """A URL the feed is POSTed to, for one enterprise or all.
 
-    The signing secret is kept in the event (HMAC-SHA256 needs the key itself, a hash of it
-    could not sign); listings show only its fingerprint.
+    The signing secret is kept in the event sealed (``sk:v1:...``, AES-GCM with a key outside
+    the database, see :mod:`esl_controller.personal`): HMAC-SHA256 needs the key itself, a hash
+    of it could not sign. Webhooks added before sealing hold it in clear and still work.
+    Listings show only its fingerprint.
     """
 
     @staticmethod
@@ -43,6 +45,11 @@ class Webhook(Aggregate):
         self.start = start
         self.secret = secret
         self.max_failures = max_failures
+
+    @event("WebhookSecretResealed")
+    def reseal(self, secret: str) -> None:
+        """The same secret sealed again under a new secrets key (``pbx webhook rekey``)."""
+        self.secret = secret
 
     @event("WebhookDeliveryFailing")
     def failing(self, position: int, attempts: int, error: str) -> None:

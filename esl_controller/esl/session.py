@@ -8,7 +8,9 @@ moment closes the script and ends the call cleanly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,6 +19,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import gevent
+import gevent.event
+from eventsourcing.application import AggregateNotFoundError
 from greenswitch.esl import OutboundSessionHasGoneAway
 
 from esl_controller.call_writer import CallWriter
@@ -88,7 +92,14 @@ OUTCOME_BY_RESULT = {
     RingResult.NOT_REACHABLE: "not-reachable",
     RingResult.REJECTED: "rejected",
     RingResult.FAILED: "failed",
+    RingResult.WITHDRAWN: "no-answer",
 }
+# Call centers (CC-2): a Ring with ``watch`` marks its legs ``pbx_ring=<caller's uuid>``;
+# when the watching service says so (the offered agent turned unavailable), ``hupall`` ends
+# exactly those legs (LOSE_RACE: the phone shows no missed call) and ``bridge`` returns.
+RING_WATCH_VARIABLE = "pbx_ring"
+RING_WATCH_SECONDS = 0.25
+WITHDRAW_CAUSE = HangupCause.LOSE_RACE
 
 
 CHANNEL_SERVICES = ("pickup", "park", "conference")  # Commands given the caller's channel
@@ -118,7 +129,16 @@ class Services:
     # Called with the call's context when a call ended (call centers: a caller who hangs up
     # while waiting in a queue abandons it).
     call_ended: list[Callable[[CallContext], None]] = field(default_factory=list)
+    # Called with the call's context, who answered and FreeSWITCH's uuid of their leg when
+    # the first bridge comes up (call centers: the agent answered a queue call, CC-5).
+    call_bridged: list[Callable[[CallContext, str, str], None]] = field(default_factory=list)
     recordings: RecordingService | None = None  # call recording (REC-1), bootstrap.py
+    # Asked while a Ring with ``watch=NAME`` rings: a reason to withdraw it, or None
+    # (call centers: the queue service, when the offered agent turned unavailable).
+    ring_watch: dict[str, Callable[[CallContext], str | None]] = field(default_factory=dict)
+    # Restarts (issue 5): the calls in progress by channel uuid, so a stopping controller
+    # can hand its waiting queue callers back to FreeSWITCH (CallRun.detach).
+    live: dict[str, CallRun] = field(default_factory=dict)
 
 
 MAX_ANSWERED_PARTIES = 10000
@@ -130,17 +150,54 @@ def handle_call(services: Services, sess: ControllerSession) -> None:
     ctx = parse_channel_data(data)
     channel = ctx.call_id
     ctx, transfer_note = _transferred(services, data, ctx)
+    ctx, resumed = _reattached(services, data, ctx)  # after a controller restart
     run = CallRun(services, sess, ctx, channel, transfer_note)
+    if resumed is not None:
+        run.resumed = resumed
+        run.trace.add("controller", "re-attached", "FreeSWITCH connected the channel again "
+                      "after a controller restart (socket_resume): the call goes on")
     try:
         # myevents does not include hold: subscribed apart, still locked to this channel.
         sess.commands(["myevents", f"linger {LINGER_SECONDS}", HOLD_EVENTS],
                       timeout=COMMAND_TIMEOUT)
     except OutboundSessionHasGoneAway:
         run.gone_early = True  # recorded all the same: offered, then cancelled
+    services.live[channel] = run
     try:
         run.run()
     finally:
+        if services.live.get(channel) is run:
+            del services.live[channel]
         sess.close()
+
+
+def _reattached(services: Services, data: dict[str, str], ctx: CallContext
+                ) -> tuple[CallContext, Call | None]:
+    """A channel the dialplan connected again after its controller went away
+    (``pbx_reattach``, freeswitch-conf/dialplan): the call recorded under its uuid goes
+    on (a queue caller is re-attached at its place, call_centers.py). A call never
+    recorded (no controller took it at first) is a new call; one recorded as ended gets
+    a new id derived from the channel's."""
+    if (data.get("variable_pbx_reattach") or "").lower() != "true":
+        return ctx, None
+    # The queue script set pbx_queue_call: the call's id (a blind transfer's differs
+    # from the channel's uuid).
+    call_id = (data.get("variable_pbx_queue_call") or "").strip() or ctx.call_id
+    try:
+        call: Call = services.writer.app.repository.get(Call.create_id(call_id))
+    except (AggregateNotFoundError, ValueError):
+        call_id = ctx.call_id
+        try:
+            call = services.writer.app.repository.get(Call.create_id(call_id))
+        except (AggregateNotFoundError, ValueError):
+            return ctx, None
+    if not call.ended:
+        return replace(ctx, call_id=call_id), call
+    try:
+        new_id = str(uuid.uuid5(uuid.UUID(ctx.call_id), f"reattach:{call.version}"))
+    except ValueError:
+        new_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{ctx.call_id}/reattach/{call.version}"))
+    return replace(ctx, call_id=new_id), None
 
 
 def _transferred(
@@ -217,7 +274,10 @@ class CallRun:
         # privacy (issue 6): outside parties' numbers are sealed before any event records them
         self.parties = CallParties(services.writer.app, None)
         self.recorder: CallRecorder | None = None  # call recording (REC-1)
+        self.withdrawn: str | None = None  # why the watched ring was withdrawn (CC-2)
         self.log = logging.LoggerAdapter(log, {"call": ctx.call_id})
+        self.resumed: Call | None = None  # re-attached after a controller restart
+        self.detached = False  # handed back to FreeSWITCH by a stopping controller
 
     # -- the call ------------------------------------------------------------------------
     def run(self) -> None:
@@ -260,6 +320,8 @@ class CallRun:
             self._finish(started)
 
     def _record_offer(self, started: datetime) -> bool:
+        if self.resumed is not None:  # a controller restart: the call's record goes on
+            return self._record_resumed()
         cls = self.trace.classification
         pd = self.parties  # privacy (issue 6): seal outsiders' numbers
         pd.directory = self.services.directory()
@@ -295,6 +357,45 @@ class CallRun:
         decision = "; ".join(s.detail for s in self.trace.steps)
         self.log.info("call %s routed: %s", self.ctx.call_id, decision)
         return True
+
+    def _record_resumed(self) -> bool:
+        cls = self.trace.classification
+        self.parties.directory = self.services.directory()
+        steps = self.parties.steps([s.as_dict() for s in self.trace.take_new()])
+        call = self.resumed
+        for attempt in (1, 2):
+            assert call is not None
+            call.continue_route(steps)
+            self.call = call
+            try:
+                self.services.writer.save(call)
+                break
+            except StoreUnavailableError as exc:
+                if attempt == 1:  # the stopping process wrote its last events meanwhile
+                    with contextlib.suppress(Exception):
+                        call = self.services.writer.app.repository.get(call.id)
+                        continue
+                self.log.error("call %s not resumed, store unavailable: %s",
+                               self.ctx.call_id, exc)
+                self._fail_safely()
+                return False
+        self.routed = (cls.kind, cls.target_user)
+        if cls.caller_user and cls.enterprise_id:
+            self.services.lines.add(cls.enterprise_id, cls.caller_user, self.ctx.call_id)
+        self.services.lines.calls.offered(self.ctx.call_id, self.channel)
+        self.log.info("call %s re-attached after a controller restart", self.ctx.call_id)
+        return True
+
+    def detach(self) -> None:
+        """Hand the call back to FreeSWITCH without ending it (a stopping controller's
+        waiting queue callers): the socket closes without ``exit`` or hangup, so the
+        dialplan's ``socket_resume`` window connects the channel to the next controller.
+        Nothing more is recorded: the call is not over."""
+        self.detached = True
+        try:
+            self.sess.sock.shutdown(socket.SHUT_RDWR)
+        except OSError as exc:
+            self.log.info("call %s: detach: %s", self.ctx.call_id, exc)
 
     def _fail_safely(self) -> None:
         """The caller hears an announcement and the call ends; never left hanging."""
@@ -391,13 +492,20 @@ class CallRun:
             self.bridge_prepared = True
         self._set_ringback(ring)  # call services: custom ringback, ringing index (pickup)
         self._mark_ringing(ring)
+        self._bind_called_codes(ring)  # call recording (REC-1): the called party's codes
+        self.withdrawn = None
+        watcher = self._watch_ring(ring)  # call centers: an offer withdrawn while ringing
         try:
             complete = self.sess.execute(
-                "bridge", dial_string(ring, self._callee_hold_music(ring), self.ctx.domain),
+                "bridge", dial_string(ring, self._callee_hold_music(ring), self.ctx.domain,
+                                      self.channel if watcher is not None else None),
                 timeout=ring.timeout + MAX_CALL_SECONDS,
             )
         finally:
             self.services.lines.calls.stop_ringing(self.channel)
+            if watcher is not None:
+                watcher[1].set()
+                watcher[0].join(timeout=COMMAND_TIMEOUT)
         if self.answered_by is not None:
             self._check_blind_transfer(complete)
             return Rang(RingResult.ANSWERED, HangupCause.NORMAL_CLEARING, self.answered_by)
@@ -406,9 +514,45 @@ class CallRun:
         )
         if self.sess.hangup_headers is not None or cause is HangupCause.ORIGINATOR_CANCEL:
             raise CallerGoneError
+        if self.withdrawn is not None:  # we ended the legs (Ring.watch)
+            self.withdrawn = None
+            return Rang(RingResult.WITHDRAWN, cause)
         rang = Rang.failed_with(cause)
         self.last_result = rang.result
         return rang
+
+    def _watch_ring(self, ring: Ring) -> tuple[gevent.Greenlet, gevent.event.Event] | None:
+        """Ask the ring's watching service every RING_WATCH_SECONDS whether to withdraw it;
+        when it gives a reason, ``api hupall`` the legs carrying this call's mark."""
+        check = self.services.ring_watch.get(ring.watch) if ring.watch else None
+        if check is None:
+            return None
+        stop = gevent.event.Event()
+
+        def watch() -> None:
+            while not stop.wait(RING_WATCH_SECONDS):
+                if self.answered_by is not None or self.sess.hangup_headers is not None:
+                    return
+                try:
+                    reason = check(self.ctx)
+                except Exception as exc:  # noqa: BLE001 - the ring goes on regardless
+                    self.log.error("call %s: ring watch failed: %s", self.ctx.call_id, exc)
+                    continue
+                if reason is None or stop.is_set() or self.answered_by is not None:
+                    continue
+                self.withdrawn = reason
+                reply = self.sess.command(f"api hupall {WITHDRAW_CAUSE.value} "
+                                          f"{RING_WATCH_VARIABLE} {self.channel}",
+                                          timeout=COMMAND_TIMEOUT)
+                if not reply.startswith("+OK"):
+                    self.withdrawn = None
+                    self.log.warning("call %s: withdrawing the ring failed: %s",
+                                     self.ctx.call_id, reply.strip())
+                    continue
+                self.log.info("call %s: ring withdrawn: %s", self.ctx.call_id, reason)
+                return
+
+        return gevent.spawn(watch), stop
 
     def _on_bridge(self, headers: dict[str, str]) -> None:
         """CHANNEL_BRIDGE: the callee answered; record it at once (lamps go busy)."""
@@ -437,13 +581,20 @@ class CallRun:
         self.call.answer(self.parties.text(by), now)
         self.call.bridge(self.parties.text(headers.get("Other-Leg-Channel-Name", by)), now)
         self.services.writer.save_later(self.call)
+        for bridged in self.services.call_bridged:  # call centers: agent leg (CC-5)
+            try:
+                bridged(self.ctx, by, other_leg or "")
+            except Exception as exc:  # noqa: BLE001 - the call goes on regardless
+                self.log.error("call %s: bridge hook failed: %s", self.ctx.call_id, exc)
         if self.recorder is not None:  # call recording (REC-1): the parties are known now
             self.recorder.bridged(enterprise_id, self.trace.classification.caller_user, by,
                                   self.ctx.caller_number, self.ctx.destination)
 
     # -- call recording (REC-1, esl_controller/recordings.py) ------------------------------
     def _start_recorder(self) -> None:
-        """Recording follows the A-leg's DTMF (in-call codes) and RECORD_STOP (cap)."""
+        """Recording follows the A-leg's DTMF (the caller's in-call codes), the CUSTOM
+        ``pbx::incall`` events of what :meth:`_bind_called_codes` bound (the called party's)
+        and RECORD_STOP (cap)."""
         service = self.services.recordings
         if service is None:
             return
@@ -456,6 +607,22 @@ class CallRun:
                                      self.services.directory)
         self.sess.on("DTMF", self.recorder.dtmf)
         self.sess.on("RECORD_STOP", self.recorder.record_stop)
+        self.sess.on("CUSTOM", self.recorder.custom)  # the called party's codes
+
+    def _bind_called_codes(self, ring: Ring) -> None:
+        """Before ringing users with an in-call-code mode: ``bind_meta_app`` on the A-leg so
+        their DTMF, on the B-leg, reaches the controller as a CUSTOM event (one write)."""
+        if self.recorder is None:
+            return
+        from esl_controller.routing.actions import SharedDevice, UserDevices
+
+        users = [t.extension for t in ring.targets if isinstance(t, (UserDevices, SharedDevice))]
+        if ring.answered_as:
+            users.append(ring.answered_as)  # mobility: the user's mobile rings as them
+        texts = self.recorder.called_party_bindings(self.trace.classification.enterprise_id,
+                                                    users)
+        if texts:
+            self.sess.commands(texts, timeout=COMMAND_TIMEOUT)
 
     # -- call services (issue 4): pickup, park, conference, music on hold, ringback --------
     def _execute_app(self, action: ExecuteApp) -> Executed:
@@ -576,6 +743,9 @@ class CallRun:
     # -- the end -------------------------------------------------------------------------
     def _finish(self, started: datetime) -> None:
         self.services.lines.end(self.ctx.call_id)
+        if self.detached:  # handed back to FreeSWITCH: another controller goes on with it
+            self.log.info("call %s handed back to FreeSWITCH", self.ctx.call_id)
+            return
         for ended in self.services.call_ended:  # call centers: abandoned queue calls
             try:
                 ended(self.ctx)
@@ -630,7 +800,8 @@ class CallRun:
         return "failed", cause
 
 
-def dial_string(ring: Ring, hold_music: str | None = None, domain: str | None = None) -> str:
+def dial_string(ring: Ring, hold_music: str | None = None, domain: str | None = None,
+                watch_mark: str | None = None) -> str:
     """``{vars}target1,target2``: ring all targets at once; first to answer wins.
 
     ``hold_music`` is what the caller hears when the called phone holds the call; a Ring
@@ -655,5 +826,6 @@ def dial_string(ring: Ring, hold_music: str | None = None, domain: str | None = 
             f"sip_h_Call-Info=<sip:{domain or 'localhost'}>;answer-after=0",
         ] if ring.auto_answer else [])
         + ([f"alert_info='{ring.alert_info}'"] if ring.alert_info else [])
+        + ([f"{RING_WATCH_VARIABLE}={watch_mark}"] if watch_mark else [])
     )
     return "{" + variables + "}" + ",".join(t.dial_string() for t in ring.targets)

@@ -83,6 +83,9 @@ class Ring:
     answered_as: str | None = None  # record the answer as this user's (mobility: any leg)
     alert_info: str | None = None  # distinctive ring (Alert-Info), e.g. alternate numbers
     auto_answer: bool = False  # intercom (USR-20): the phone answers by itself, speaker on
+    # call centers (CC-2): the service asked while the legs ring whether to withdraw them
+    # (``Services.ring_watch``); a withdrawn ring ends as ``Rang(RingResult.WITHDRAWN)``
+    watch: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ WHY = {
     RingResult.NOT_REACHABLE: "{ext} has no registered device",
     RingResult.REJECTED: "{ext} rejected the call",
     RingResult.FAILED: "ringing {ext} failed ({cause})",
+    RingResult.WITHDRAWN: "the ring at {ext} was withdrawn ({cause})",  # watched rings only
 }
 # Distinctive rings as Alert-Info (FreeSWITCH ``alert_info``): ring 2 and 3 of the alternate
 # numbers (USR-10) and the priority alert (USR-18), in the Bellcore-drN form most phones know.

@@ -20,6 +20,9 @@ class RingResult(enum.Enum):
     NOT_REACHABLE = "not-reachable"  # no registered device
     REJECTED = "rejected"
     FAILED = "failed"
+    # the controller stopped the ring itself (a Ring with ``watch``: call centers, the
+    # offered agent turned unavailable while their phone rang)
+    WITHDRAWN = "withdrawn"
 
 
 _RING_RESULTS = {

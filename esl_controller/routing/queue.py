@@ -17,6 +17,7 @@ property tests drive them with random event sequences.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,7 +46,7 @@ from esl_controller.routing.outcomes import CommandResult, Outcome, Rang, RingRe
 from esl_controller.routing.script import Script
 from esl_controller.routing.targets import TargetCall, reach, refuse, register, unanswered
 from esl_controller.routing.trace import Trace
-from projections.call_centers_fold import KIND, QueueFigures, QueueView
+from projections.call_centers_fold import BOUNCE_UNAVAILABLE, KIND, QueueFigures, QueueView
 from projections.directory import Directory, UserView
 
 SERVICE = "queue"
@@ -54,6 +55,14 @@ AVAILABLE = "available"
 SIGN_IN = "*50"  # *50 + queue extension: the agent signs in to the queue
 SIGN_OUT = "*51"  # *51 + queue extension: the agent signs out of it
 Busy = Callable[[str, str], bool] | None
+# Announcements (CC-2): FreeSWITCH's stock prompts (sounds/en/us/callie) around mod_say.
+YOU_ARE_NUMBER = "ivr/ivr-you_are_number.wav"  # "You are number..."
+IN_LINE = "ivr/ivr-in_line.wav"  # "...in line."
+ESTIMATED_HOLD_TIME = "ivr/ivr-estimated_hold_time.wav"  # "Your estimated hold time is..."
+LESS_THAN = "ivr/ivr-less_than.wav"  # "Less than..."
+MINUTE = "time/minute.wav"
+MINUTES = "time/minutes.wav"
+REOFFER = -1  # _offer: the ring was withdrawn, look for the next agent at once
 
 
 # -- the dispatcher (pure) ---------------------------------------------------------------------
@@ -103,11 +112,12 @@ def agent_order(queue: QueueView, figures: QueueFigures, agents: Sequence[str],
 
 
 def assign(directory: Directory, queue: QueueView, now: datetime, busy: Busy,
-           seed: int = 0) -> dict[str, tuple[str, ...]]:
+           seed: int = 0, until: str | None = None) -> dict[str, tuple[str, ...]]:
     """Call id -> the agents a NEW offer goes to, for the queue's waiting calls in their
     order (priority, bounced first, longest waiting). An agent offered any call of any queue,
     on a call, on DND, in wrap-up, unavailable or signed out is never chosen; a call being
-    offered already keeps its offer; each free agent goes to one call only."""
+    offered already keeps its offer; each free agent goes to one call only. ``until``: stop
+    after that call (the calls behind the asking one never change its offer)."""
     offers = directory.offers_of(queue.enterprise_id)
     free = [a for a in queue.agents
             if agent_state(directory, queue, a, now, busy, offers) == AVAILABLE]
@@ -117,15 +127,67 @@ def assign(directory: Directory, queue: QueueView, now: datetime, busy: Busy,
     for call in directory.waiting_in(queue.id):
         if not order:
             break
-        if call.offered_to:
-            continue
-        candidates = [a for a in order if a != call.caller]
-        if not candidates:
-            continue
-        picked = tuple(candidates) if queue.policy == "simultaneous" else (candidates[0],)
-        chosen[call.call_id] = picked
-        order = [a for a in order if a not in picked]
+        if not call.offered_to:
+            if queue.policy == "simultaneous":
+                picked = tuple(a for a in order if a != call.caller)
+            else:  # the first free agent who is not the caller (no list built per call)
+                picked = next(((a,) for a in order if a != call.caller), ())
+            if picked:
+                chosen[call.call_id] = picked
+                order = [a for a in order if a not in picked]
+        if call.call_id == until:
+            break
     return chosen
+
+
+# -- announcements (pure) ----------------------------------------------------------------------
+def estimated_wait(recent_waits: Sequence[float], position: int, agents: int) -> int | None:
+    """Seconds the caller at ``position`` may still wait: the average wait of the queue's
+    last answered calls (``QueueFigures.recent_waits``), times the position, divided by the
+    agents serving the queue (signed in and not unavailable; at least one), rounded up.
+    None while no call of the queue was answered yet: nothing is announced then."""
+    if not recent_waits or position < 1:
+        return None
+    average = sum(recent_waits) / len(recent_waits)
+    return math.ceil(average * position / max(1, agents))
+
+
+def _say(number: int) -> Execute:
+    return Execute("say", f"en number pronounced {number}")  # mod_say
+
+
+def announcement(announce: str, position: int, estimate: int | None) -> list[Action]:
+    """What the caller hears: "You are number N in line" and / or "Your estimated hold
+    time is [less than] M minute(s)" (whole minutes, rounded up; under a minute: less than
+    one). The first prompt lifts the music slices' ``playback_timeout_sec``."""
+    actions: list[Action] = []
+    if announce in ("position", "both") and position >= 1:
+        actions += [Playback(YOU_ARE_NUMBER), _say(position), Playback(IN_LINE)]
+    if announce in ("wait", "both") and estimate is not None:
+        minutes = max(1, math.ceil(estimate / 60))
+        actions.append(Playback(ESTIMATED_HOLD_TIME))
+        if estimate < 60:
+            actions.append(Playback(LESS_THAN))
+        actions += [_say(minutes), Playback(MINUTE if minutes == 1 else MINUTES)]
+    if actions and isinstance(actions[0], Playback):
+        actions[0] = Execute("playback", actions[0].media, (("playback_timeout_sec", "0"),))
+    return actions
+
+
+def announcement_words(announce: str, position: int, estimate: int | None) -> str:
+    """The announcement in words, for the call's trace."""
+    said = []
+    if announce in ("position", "both") and position >= 1:
+        said.append(f"you are number {position} in line")
+    if announce in ("wait", "both"):
+        if estimate is None:
+            said.append("no estimated wait yet (no call of the queue answered)")
+        else:
+            minutes = max(1, math.ceil(estimate / 60))
+            said.append("your estimated hold time is " + ("less than " if estimate < 60
+                                                           else "") + f"{minutes} minute"
+                        + ("" if minutes == 1 else "s") + f" ({estimate} s)")
+    return "; ".join(said)
 
 
 # -- the caller's script -----------------------------------------------------------------------
@@ -139,6 +201,8 @@ class Poll:
     signed_in: int  # agents signed in to the queue
     gone: bool = False  # the call is no longer in the queue
     moved: str | None = None  # a supervisor moved the call to this queue (id)
+    estimate: int | None = None  # estimated seconds still to wait (announcements)
+    taken: tuple[str, str] | None = None  # (receptionist, destination): RCP-1 premium
 
     @classmethod
     def parse(cls, outcome: object) -> Poll:
@@ -147,9 +211,12 @@ class Poll:
         words = outcome.value.split()
         if words[0] == "moved":
             return cls((), 0, 0, 0, moved=words[1])
+        if words[0] == "taken":  # "taken RECEPTIONIST DESTINATION"
+            return cls((), 0, 0, 0, taken=(words[1], words[2]))
         if words[0] == "offer":
             return cls(tuple(words[1].split(",")), int(words[2]), 1, 1)
-        return cls((), int(words[1]), int(words[2]), int(words[3]))
+        estimate = int(words[4]) if len(words) > 4 and words[4].isdigit() else None
+        return cls((), int(words[1]), int(words[2]), int(words[3]), estimate=estimate)
 
 
 @register(KIND)
@@ -174,19 +241,32 @@ def queue_call(call: TargetCall) -> Script:
         trace.add("queue", "refused", f"{queue.label} did not take the call: {value}")
         yield from refuse(trace, HangupCause.NORMAL_TEMPORARY_FAILURE)
         return
-    trace.add("queue", "enqueued", f"{queue.label}: the caller waits, position {value}"
-              + (" with priority" if priority else "")
-              + f"; policy {queue.policy}, at most {queue.tier} waiting")
-    greeted = False
-    if queue.welcome and queue.welcome_mandatory:
+    reattached = value.startswith("reattached")
+    # Restarts (issue 5): the channel carries its queue call, which a controller the
+    # dialplan reconnects it to after a restart finds again (socket_resume, CHANNEL_DATA).
+    waited = 0
+    if reattached:  # "reattached POSITION WAITED QUEUE": a previous controller held it
+        words = value.split()
+        waited = int(words[2])
+        trace.add("queue", "re-attached", f"{queue.label}: the caller came back after a "
+                  f"controller restart, position {words[1]} after {waited} s; the greeting "
+                  "is not played again")
+    else:
+        trace.add("queue", "enqueued", f"{queue.label}: the caller waits, position {value}"
+                  + (" with priority" if priority else "")
+                  + f"; policy {queue.policy}, at most {queue.tier} waiting")
+    yield Execute("multiset", f"pbx_queue_call={call.ctx.call_id} pbx_queue={queue.id}")
+    greeted = reattached
+    if queue.welcome and queue.welcome_mandatory and not greeted:
         trace.add("queue", "welcome", "the caller hears the welcome greeting (mandatory)")
         yield Playback(queue.welcome)
         greeted = True
     music = queue.music or call.where.settings.hold_music_for(str(queue.enterprise_id))
     # The wait is counted here, in what the caller heard (music slices, agents ringing out),
-    # not read from a clock: routing stays pure, and the simulator's scaled time agrees.
-    waited = 0
-    last_comfort = 0
+    # not read from a clock: routing stays pure, and the simulator's scaled time agrees
+    # (a re-attached caller starts from the wait the service recorded).
+    last_comfort = waited
+    announced = False  # position / estimated wait told once on entry, then with comfort
     while True:
         poll = Poll.parse((yield Command(SERVICE, "poll", args)))
         if poll.moved is not None and UUID(poll.moved) in directory.queues:
@@ -196,6 +276,9 @@ def queue_call(call: TargetCall) -> Script:
             args = (("queue", str(queue.id)),)
             music = queue.music or call.where.settings.hold_music_for(str(queue.enterprise_id))
             continue
+        if poll.taken is not None:  # a premium receptionist took it (RCP-1)
+            yield from _taken(call, queue, *poll.taken)
+            return
         if poll.gone or poll.moved is not None:
             trace.add("queue", "gone", "the call is no longer in the queue")
             yield Hangup(HangupCause.NORMAL_CLEARING)
@@ -204,6 +287,8 @@ def queue_call(call: TargetCall) -> Script:
             rang = yield from _offer(call, queue, poll, waited)
             if rang is None:
                 return
+            if rang == REOFFER:  # withdrawn from an agent turned unavailable: next agent now
+                continue
             waited += rang
         elif not greeted and queue.welcome:
             trace.add("queue", "welcome", "no agent free: the caller hears the welcome greeting")
@@ -213,6 +298,9 @@ def queue_call(call: TargetCall) -> Script:
         elif poll.signed_in == 0 and queue.stranded == "overflow":
             yield from _overflow(call, queue, "stranded: no agent is signed in")
             return
+        elif not announced and queue.announce != "none":
+            announced = True  # on entry, after the welcome greeting
+            yield from _announce(call, queue, poll)
         if queue.max_wait is not None and waited >= queue.max_wait:
             yield from _overflow(call, queue, f"max wait: waited {waited} s of "
                                  f"{queue.max_wait} s")
@@ -223,6 +311,8 @@ def queue_call(call: TargetCall) -> Script:
             yield Execute("playback", queue.comfort or announcements.CONFIRM,
                           (("playback_timeout_sec", "0"),))
             last_comfort = waited
+            if queue.announce != "none":
+                yield from _announce(call, queue, poll)
         slice_ = POLL_SECONDS
         if queue.max_wait is not None:
             slice_ = max(1, min(slice_, queue.max_wait - waited))
@@ -230,6 +320,14 @@ def queue_call(call: TargetCall) -> Script:
             slice_ = max(1, min(slice_, last_comfort + queue.comfort_every - waited))
         yield Execute("playback", music, (("playback_timeout_sec", str(slice_)),))
         waited += slice_
+
+
+def _announce(call: TargetCall, queue: QueueView, poll: Poll) -> Script:
+    words = announcement_words(queue.announce, poll.position, poll.estimate)
+    call.trace.add("queue", "announcement", f"the caller hears: {words}")
+    # not ``yield from`` a list: the session sends outcomes in, which a list cannot take
+    for action in announcement(queue.announce, poll.position, poll.estimate):  # noqa: UP028
+        yield action
 
 
 def _offer(call: TargetCall, queue: QueueView, poll: Poll, waited: int
@@ -249,9 +347,16 @@ def _offer(call: TargetCall, queue: QueueView, poll: Poll, waited: int
     outcome = yield Ring(tuple(legs), queue.bounce_after, call.presented_number,
                          call.presented_name,
                          answered_as=poll.offer[0] if len(poll.offer) == 1 else None,
-                         auto_answer=queue.auto_answer)
+                         auto_answer=queue.auto_answer, watch=SERVICE)
     assert isinstance(outcome, Rang)
     args = (("queue", str(queue.id)),)
+    if outcome.result is RingResult.WITHDRAWN:  # the agent turned unavailable meanwhile
+        trace.add("queue", "bounced", f"agent {','.join(poll.offer)} became unavailable "
+                  "while ringing: the ring stopped and the call goes back to the head of the "
+                  "queue")
+        yield Command(SERVICE, "bounced", (*args, ("agents", ",".join(poll.offer)),
+                                           ("reason", BOUNCE_UNAVAILABLE)))
+        return REOFFER  # the ring's length is not known here: counted as no wait
     if outcome.result is RingResult.ANSWERED:
         agent = _agent_of(outcome.answered_by, poll.offer)
         trace.add("queue", "answered", f"agent {agent} answered; wrap-up "
@@ -279,10 +384,26 @@ def _overflow(call: TargetCall, queue: QueueView, reason: str) -> Script:
     call.trace.add("queue", "overflow", f"{queue.label} overflows ({reason}) to {destination}")
     yield Command(SERVICE, "overflow", (("queue", str(queue.id)), ("reason", reason),
                                         ("destination", destination)))
+    if queue.overflow_greeting:  # played before the destination, busy included
+        call.trace.add("queue", "overflow greeting", f"the caller hears "
+                       f"{queue.overflow_greeting} before the overflow")
+        yield Execute("playback", queue.overflow_greeting, (("playback_timeout_sec", "0"),))
     if destination == "busy":
         yield from unanswered(call, RingResult.BUSY, HangupCause.USER_BUSY)
         return
     yield from reach(call, destination, f"overflow of {queue.label}", "no-answer")
+
+
+def _taken(call: TargetCall, queue: QueueView, by: str, destination: str) -> Script:
+    """A premium receptionist took the waiting caller out of the queue (RCP-1,
+    esl_controller/receptionist.py): to their own phone (their personal forwarding skipped:
+    they asked for the call), or on to ``destination``, whose own services apply as for a
+    transfer. The caller is presented as they are."""
+    own = destination == by
+    call.trace.add("queue", "taken", f"receptionist {by} took the call out of {queue.label} "
+                   + ("to their own phone" if own else f"to {destination}"))
+    yield from reach(call, destination, f"taken out of {queue.label} by receptionist {by}",
+                     "deflection", inhibit=own)
 
 
 # -- agents sign in / out from the phone ---------------------------------------------------------

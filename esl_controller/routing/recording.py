@@ -7,16 +7,34 @@ The call session asks :func:`at_bridge` what to do for each party of a bridged c
 In-call codes are DTMF the recorded user presses on their phone: ``*1`` keep (on demand)
 or start (on demand with user start), ``*2`` pause, ``*3`` resume, ``*4`` stop (on demand
 with user start). A code that does not fit the mode is ignored (and traced).
+
+Each party has its own recorder state and its own codes. The caller's keys are DTMF events
+of the A-leg (the channel of the controller's outbound socket, :func:`feed_digit`). The
+called party's keys are DTMF on the B-leg, which ``myevents`` never delivers (the socket is
+locked to the A-leg's Unique-ID). FreeSWITCH's way to hear them is ``bind_meta_app`` on the
+A-leg with listen-leg ``b`` (mod_dptools; ``switch_ivr_bind_dtmf_meta_session``): while
+bridged, the B-leg's DTMF passes through the A-leg's send-DTMF hook, where the meta key
+``*`` followed by KEY runs the bound application instead of passing the keys on (the
+caller does not hear them). :func:`meta_app_arg` binds KEY to the ``event`` application
+with flags ``ai``: executed on the A-leg (``a``, so the event carries the A-leg's
+Unique-ID and passes the ``myevents`` lock), inline (``i``: at once, without holding the
+B-leg while a queued app runs). The ``event`` app fires a CUSTOM event of subclass
+:data:`CALLED_CODE_SUBCLASS` with the code and the party; the session subscribes to it
+(``event plain CUSTOM pbx::incall``) and :func:`code_of_event` reads it back. Only the
+codes the possible called parties' modes use are bound (:func:`codes_to_bind`): a key
+nobody needs stays an ordinary DTMF the caller hears.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
 from esl_controller.domain.recordings import MODES, RETENTION_CLASSES
 
 __all__ = ["CODES", "Start", "RecorderState", "at_bridge", "cap_seconds", "on_code",
-           "feed_digit"]
+           "feed_digit", "CALLED_CODE_SUBCLASS", "codes_of", "codes_to_bind", "meta_app_arg",
+           "code_of_event"]
 
 CODES = {"1": "keep-or-start", "2": "pause", "3": "resume", "4": "stop"}
 CODE_PREFIX = "*"
@@ -108,3 +126,49 @@ def feed_digit(pending: bool, digit: str) -> tuple[bool, str | None]:
     if pending:
         return False, digit
     return False, None
+
+
+# -- the called party's codes: bind_meta_app on the A-leg, a CUSTOM event back ---------------
+CALLED_CODE_SUBCLASS = "pbx::incall"
+CALLED_PARTY = "bleg"
+MODE_CODES = {  # the code digits each mode gives a meaning (on_code)
+    "always": (),
+    "always-pause": ("2", "3"),
+    "on-demand": ("1",),
+    "on-demand-start": ("1", "2", "3", "4"),
+    "never": (),
+}
+
+
+def codes_of(mode: str) -> tuple[str, ...]:
+    """The code digits a user recorded in ``mode`` can use (``*`` + digit)."""
+    if mode not in MODE_CODES:
+        raise ValueError(f"unknown recording mode {mode!r}")
+    return MODE_CODES[mode]
+
+
+def codes_to_bind(modes: Iterable[str], bound: Iterable[str] = ()) -> tuple[str, ...]:
+    """The code digits to bind on the A-leg before ringing called parties whose modes are
+    ``modes``, leaving out those ``bound`` already (a binding lasts as long as the leg)."""
+    wanted = {code for mode in modes for code in codes_of(mode)}
+    return tuple(sorted(wanted - set(bound)))
+
+
+def meta_app_arg(code: str) -> str:
+    """The ``bind_meta_app`` argument for code digit ``code`` heard on the B-leg:
+    ``KEY b ai event::Event-Name=CUSTOM,Event-Subclass=pbx::incall,...``."""
+    if code not in CODES:
+        raise ValueError(f"no in-call code *{code}")
+    return (f"{code} b ai event::Event-Name=CUSTOM,Event-Subclass={CALLED_CODE_SUBCLASS},"
+            f"Pbx-Code={code},Pbx-Party={CALLED_PARTY}")
+
+
+def code_of_event(headers: Mapping[str, str]) -> str | None:
+    """The called party's code digit in an event the bound meta app fired (None: another
+    event, or a code that is not one)."""
+    if headers.get("Event-Subclass") != CALLED_CODE_SUBCLASS:
+        return None
+    if headers.get("Pbx-Party") != CALLED_PARTY:
+        return None
+    code = headers.get("Pbx-Code", "")
+    return code if code in CODES else None

@@ -87,6 +87,8 @@ def _ring_group(sess: OutboundSession, group: list[Target], timeout: float) -> t
     how = call_services.wait_interceptable(sess, wait)  # a colleague may pick it up
     if how == "hangup":
         return "ORIGINATOR_CANCEL", None
+    if how == "legs gone":  # hupall on the legs' variable: the originate fails with its cause
+        return sess.legs_gone_cause, None
     if how == "intercept":
         return "PICKED_OFF", None
     return cause, winner
@@ -99,13 +101,18 @@ def bridge(sess: OutboundSession, arg: str) -> str | None:
     variables = {**dial.variables, **chan.variables}
     timeout = float(variables.get("call_timeout") or variables.get("originate_timeout") or 60)
     cause, winner = "DESTINATION_OUT_OF_ORDER", None
+    sess.ring_marks = dict(dial.variables)  # {vars} reach the legs only, never the A-leg
+    sess.legs_gone.clear()
     for group in dial.groups:
         cause, winner = _ring_group(sess, group, timeout)
+        if cause == sess.legs_gone_cause and sess.legs_gone.is_set():
+            break  # the legs were hung up: no further group is tried
         if cause in ("SUCCESS", "ORIGINATOR_CANCEL"):
             break
         if cause == "PICKED_OFF":  # intercept: uuid_bridge to the picker, bridge returns
             call_services.bridged_to_interceptor(sess)
             return None
+    sess.ring_marks = {}
     if winner is None:
         leg_uuid = str(uuidlib.uuid4())
         chan.variables.update({
@@ -137,6 +144,8 @@ def bridge(sess: OutboundSession, arg: str) -> str | None:
         sess.spawn_later(at, _hold, sess, leg, seconds)
     for at, digit in sess.spec.dtmf_while_talking:  # in-call codes (call recording)
         sess.spawn_later(at, sess._dtmf, digit)
+    for at, digit in sess.spec.called_dtmf_while_talking:  # the called party's keys (REC-1)
+        sess.spawn_later(at, media.called_party_dtmf, sess, leg, digit)
     if sess.spec.hangup_while_talking is not None:
         sess.spawn_later(sess.spec.hangup_while_talking, sess.hangup, "NORMAL_CLEARING", "caller")
     endpoint = sess.endpoints.get(target.key) or Endpoint()
@@ -271,7 +280,7 @@ def run_app(sess: OutboundSession, app: str, arg: str, app_uuid: str) -> None:
         response = call_services.bounded_playback(sess, arg) or response
     elif app in ("intercept", "three_way", "conference"):
         response = getattr(call_services, app)(sess, arg)
-    elif app in ("playback", "speak"):
+    elif app in ("playback", "speak", "say"):  # say: mod_say, as long as a short prompt
         pre_answer(sess)
         interrupted = sess.hangup_evt.wait(sess.scaled(PLAYBACK_SECONDS))
         response = "PLAYBACK ERROR" if interrupted else "FILE PLAYED"
@@ -280,6 +289,10 @@ def run_app(sess: OutboundSession, app: str, arg: str, app_uuid: str) -> None:
         media.start_session_record(sess, path, float(limit) if limit.strip() else None)
     elif app == "stop_record_session":
         media.session_record(sess, "stop", (arg or "").strip())
+    elif app in ("bind_meta_app", "unbind_meta_app"):  # REC-1: the called party's codes
+        getattr(media, app)(sess, arg)
+    elif app == "event":  # mod_dptools event: CHANNEL_APPLICATION or CUSTOM
+        media.fire_event(sess, arg)
     elif app in ("set", "export"):
         _set_var(sess, arg)
     elif app == "multiset":

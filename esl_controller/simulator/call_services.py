@@ -49,17 +49,20 @@ def _talk_seconds(sess: OutboundSession) -> float:
 
 
 def wait_interceptable(sess: OutboundSession, seconds: float) -> str | None:
-    """Ringing or waiting: "hangup", "intercept", or None when ``seconds`` passed."""
+    """Ringing or waiting: "hangup", "intercept", "legs gone" (``hupall`` ended the
+    ringing legs), or None when ``seconds`` passed."""
     sess.interceptable = True
     try:
-        gevent.wait([sess.hangup_evt, sess.intercept_evt], timeout=sess.scaled(seconds),
-                    count=1)
+        gevent.wait([sess.hangup_evt, sess.intercept_evt, sess.legs_gone],
+                    timeout=sess.scaled(seconds), count=1)
     finally:
         sess.interceptable = False
     if sess.hangup_evt.is_set():
         return "hangup"
     if sess.intercept_evt.is_set():
         return "intercept"
+    if sess.legs_gone.is_set():
+        return "legs gone"
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid as uuidlib
 from collections.abc import Callable
 from typing import Any
@@ -185,6 +186,10 @@ class FakeInboundESL:
         self.changed.set()
         command, _, args = line.partition(" ")
         output = api_output(command, args)
+        if command == "originate" and output.startswith("+OK"):
+            # FreeSWITCH answers "+OK <uuid>" of the new channel: origination_uuid if given
+            given = re.search(r"[{,]origination_uuid=([0-9a-fA-F-]{36})[,}]", args)
+            output = f"+OK {given.group(1)}\n" if given else output
         if verb == "api":
             conn.send(frames.api_response(output))
             return True

@@ -11,11 +11,15 @@ from __future__ import annotations
 import math
 import struct
 import time
+import uuid
 import wave
 import weakref
 from typing import TYPE_CHECKING
 
+from .events import event_frame  # the event app (REC-1: the called party's codes)
+
 if TYPE_CHECKING:
+    from .events import Leg
     from .session import OutboundSession
 
 __all__ = ["play_and_get_digits", "record", "rxfax"]
@@ -310,3 +314,117 @@ def stop_session_records(sess: OutboundSession) -> None:
     """The channel hangs up: every recording on it is closed."""
     for record in _session_records.get(sess, {}).values():
         record.stop(sess)
+
+
+# -- bind_meta_app and the event app: the called party's in-call keys (REC-1) ----------------
+META_TIMEOUT_SECONDS = 5.0  # meta_on_dtmf: a key more than 5 s after the meta key passes on
+
+
+class MetaBindings:
+    """``switch_ivr_bind_dtmf_meta_session`` on this channel, for keys heard on the B-leg
+    (listen-leg ``b``: DTMF the bridged peer sends towards this channel)."""
+
+    def __init__(self, meta: str) -> None:
+        self.meta = meta
+        self.keys: dict[str, tuple[str, str]] = {}  # key -> (respond-on flags, app[::args])
+        self.meta_on = False
+        self.last_digit = 0.0
+
+
+_meta_bindings: weakref.WeakKeyDictionary[OutboundSession, MetaBindings] = (
+    weakref.WeakKeyDictionary())
+
+
+def bind_meta_app(sess: OutboundSession, arg: str) -> None:
+    """``bind_meta_app KEY LISTEN_TO FLAGS APPLICATION[::PARAMETERS]`` (mod_dptools): KEY
+    0-9 after the meta key (``*``, or the channel's ``bind_meta_key``). Only listen-leg
+    ``b`` is simulated (the caller's own keys stay plain DTMF events here); a usage error
+    changes nothing, as FreeSWITCH only logs it."""
+    parts = (arg or "").split(" ", 3)
+    if len(parts) != 4 or len(parts[0]) != 1 or not parts[0].isdigit():
+        return
+    key, listen, flags, app = parts
+    if "b" not in listen:
+        return
+    meta = (sess.chan.variables.get("bind_meta_key") or "*")[0]
+    bindings = _meta_bindings.setdefault(sess, MetaBindings(meta if meta in "0123456789*#"
+                                                            else "*"))
+    bindings.keys[key] = (flags, app.strip())
+
+
+def unbind_meta_app(sess: OutboundSession, arg: str) -> None:
+    """``unbind_meta_app [KEY]``: that key, or every binding of the channel."""
+    bindings = _meta_bindings.get(sess)
+    if bindings is None:
+        return
+    if (arg or "").strip():
+        bindings.keys.pop(arg.strip(), None)
+    else:
+        del _meta_bindings[sess]
+
+
+def called_party_dtmf(sess: OutboundSession, leg: Leg, digit: str) -> None:
+    """The bridged called party presses ``digit``. FreeSWITCH sends it to this channel,
+    whose send-DTMF hook (``meta_on_dtmf``) looks for the meta key and a bound KEY: then it
+    runs the bound app (``switch_ivr_broadcast``) and the caller does not hear the keys.
+    Nothing bound: the keys go on to the caller's phone and no event reaches this socket
+    (the B-leg's own DTMF event carries the B-leg's Unique-ID, which ``myevents`` drops)."""
+    chan = sess.chan
+    if chan.other is not leg or chan.hangup_cause is not None:
+        return
+    bindings = _meta_bindings.get(sess)
+    if bindings is None or not bindings.keys:
+        return
+    now = time.perf_counter()
+    if bindings.meta_on and now - bindings.last_digit > sess.scaled(META_TIMEOUT_SECONDS):
+        bindings.meta_on = False
+        return  # too late: the key passes on to the caller
+    bindings.last_digit = now
+    if digit == bindings.meta:
+        bindings.meta_on = not bindings.meta_on  # the meta key twice: one passes on
+        return
+    if not bindings.meta_on:
+        return
+    bindings.meta_on = False
+    bound = bindings.keys.get(digit)
+    if bound is None:
+        return  # "Ignoring meta digit not mapped": swallowed all the same
+    flags, app = bound
+    if "1" in flags:
+        del bindings.keys[digit]
+    # Heard on the B-leg: o and a run the app on this channel, s and b on the B-leg (whose
+    # events this socket never sees). Inline (i) or queued, it runs here at once.
+    if "o" not in flags and ("s" in flags or "b" in flags):
+        return
+    from .apps import run_app  # apps imports this module
+
+    name, _, args = app.partition("::")
+    run_app(sess, name, args, str(uuid.uuid4()))
+
+
+def fire_event(sess: OutboundSession, arg: str) -> None:
+    """``event HEADER=VALUE[,HEADER=VALUE...]`` (mod_dptools ``event``): fires a
+    CHANNEL_APPLICATION event, or the one ``Event-Name`` names (``CUSTOM`` with an
+    ``Event-Subclass``), with these headers and the channel's data (its Unique-ID). A
+    CUSTOM event reaches the socket only if its subclass was subscribed
+    (``event plain CUSTOM SUBCLASS``) or ``event plain ALL``."""
+    name, subclass = "CHANNEL_APPLICATION", ""
+    pairs: list[tuple[str, str]] = []
+    for item in (arg or "").split(","):
+        header, sep, value = item.partition("=")
+        header, value = header.strip(), value.strip()
+        if not sep or not header:
+            continue
+        if header.lower() == "event-name":
+            name = value.upper()
+            continue
+        if header.lower() == "event-subclass":
+            subclass = value
+        pairs.append((header, value))
+    if name != "CUSTOM":
+        sess.emit(name, lead=pairs)
+        return
+    if sess.closed or not (sess.all_events or (subclass and subclass.upper() in sess.subscribed)):
+        return
+    sess.call.events.append(name)
+    sess.send(event_frame(sess.chan, name, lead=pairs))

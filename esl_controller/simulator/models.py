@@ -53,6 +53,11 @@ class CallSpec:
     # DTMF the caller presses during the conversation: (seconds after the bridge, digit);
     # load-proof in-call codes (call recording, REC-1). Fired as DTMF events only.
     dtmf_while_talking: list[tuple[float, str]] = field(default_factory=list)
+    # DTMF the CALLED party presses during the conversation: (seconds after the bridge,
+    # digit). It is B-leg DTMF, never a DTMF event of this socket's channel: the controller
+    # sees it only through what it bound on the A-leg with ``bind_meta_app ... b ...``
+    # (simulator/media.py: the bound app runs, e.g. ``event`` fires its CUSTOM event).
+    called_dtmf_while_talking: list[tuple[float, str]] = field(default_factory=list)
     call_uuid: str | None = None
     inject: list[tuple[float, bytes]] = field(default_factory=list)
     close_after_connect: bool = False
@@ -72,6 +77,10 @@ class CallSpec:
     # ``fax_fail_after``: the line breaks after that many pages (OPT-3).
     fax_pages: int = 0
     fax_fail_after: int | None = None
+
+    # The caller hangs up this many seconds into the dialplan's re-attach window, after
+    # the controller went away (socket_resume, simulator/resume.py).
+    hangup_while_resuming: float | None = None
 
     @property
     def internal(self) -> bool:
@@ -103,6 +112,10 @@ class SimCall:
     hold_music_played: list[str] = field(default_factory=list)  # what the held party heard
     transferred_to: str | None = None  # blind transfer: where the channel went
     after_transfer: SimCall | None = None  # ... and the session that followed it
+    # socket_resume (simulator/resume.py): the dialplan actions run after this session's
+    # controller went away, and the session of the controller the channel reached then.
+    resume_apps: list[tuple[str, str]] = field(default_factory=list)
+    resumed: SimCall | None = None
     # Call services (issue 4): intercepted (pickup / park retrieval), barge-in, conference.
     intercepted: str | None = None  # this channel ran intercept on that uuid, connected
     intercepted_by: str | None = None  # ... this channel was taken over by that user

@@ -72,6 +72,25 @@ def _recording_api(sess: OutboundSession, args: list[str]) -> str:
     return "+OK Success\n" if ok else "-ERR Cannot execute app\n"
 
 
+def _hupall(sess: OutboundSession, args: list[str]) -> str:
+    """``hupall CAUSE [VAR VALUE]`` (mod_commands): hang up the channels whose variable
+    matches. Here: the ringing legs of a bridge whose dial string set ``{VAR=VALUE}`` (the
+    ``bridge`` then fails with CAUSE), and callers' channels carrying the variable."""
+    cause = (args[1] if len(args) > 1 else "").upper() or "MANAGER_REQUEST"
+    var, val = (args[2], args[3]) if len(args) > 3 else (None, None)
+    for other in list(sess.registry.values()) or [sess]:
+        if var is None:
+            other.hangup(cause, "controller")
+        elif other.interceptable and other.ring_marks.get(var) == val:
+            other.legs_gone_cause = cause
+            other.legs_gone.set()
+        elif other.chan.variables.get(var) == val:
+            other.hangup(cause, "controller")
+    if var is None:
+        return f"+OK hangup all channels with cause {cause}\n"
+    return f"+OK hangup all channels matching [{var}]=[{val}] with cause: {cause}\n"
+
+
 def _event_reply(sess: OutboundSession, args: list[str]) -> bytes:
     fmt = args[0] if args else "plain"
     names = [n for n in args[1:] if n.upper() != "CUSTOM"] if args else []
@@ -130,6 +149,8 @@ def reply_for(sess: OutboundSession, cmd: Command) -> bytes:
     if verb == "getvar" and args:
         value = sess.chan.variables.get(args[0], "")
         return frames.command_reply(value or "-ERR command not found")
+    if verb == "api" and args and args[0] == "hupall":  # call centers: withdraw a ring
+        return frames.api_response(_hupall(sess, args))
     if verb == "api" and args and args[0] in ("uuid_record", "uuid_broadcast"):
         return frames.api_response(_recording_api(sess, args))  # call recording (REC-1)
     if verb == "api" and args:

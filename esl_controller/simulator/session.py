@@ -13,7 +13,7 @@ import gevent.lock
 import gevent.queue
 from gevent import socket as gsocket
 
-from . import frames, media
+from . import frames, media, resume
 from .apps import run_app
 from .events import Channel, connect_frame, event_frame, set_state
 from .models import CallSpec, Endpoint, SimCall
@@ -49,6 +49,8 @@ def _new_channel(spec: CallSpec, call_uuid: str) -> Channel:
         "sip_from_user": spec.caller, "channel_name": name,
         "sip_call_id": f"{call_uuid}@fakeswitch", "sip_req_user": spec.destination,
         "sip_to_user": spec.destination, "presence_id": presence, **extra,
+        # The shipped dialplan sets socket_resume before `socket` (simulator/resume.py).
+        "socket_resume": "true",
         "call_uuid": call_uuid, "current_application_data": "127.0.0.1:8084 async full",
         "current_application": "socket", "socket_host": "127.0.0.1",
     })
@@ -62,14 +64,17 @@ class OutboundSession:
     """Plays FreeSWITCH on one outbound ESL connection; see ESL-NOTES A.2-A.6."""
 
     def __init__(self, sock: gsocket.socket, spec: CallSpec,
-                 endpoints: dict[str, Endpoint], time_scale: float) -> None:
+                 endpoints: dict[str, Endpoint], time_scale: float,
+                 chan: Channel | None = None) -> None:
         self.sock = sock
         self.spec = spec
         self.endpoints = endpoints
         self.scale = time_scale
         call_uuid = spec.call_uuid or str(uuidlib.uuid4())
         self.call = SimCall(call_uuid=call_uuid)
-        self.chan = _new_channel(spec, call_uuid)
+        # ``chan``: the channel goes on from an earlier session (socket_resume, resume.py)
+        self.chan = chan if chan is not None else _new_channel(spec, call_uuid)
+        self.resuming = False  # the controller went away: the dialplan goes on
         self.connected = False
         self.myevents = False
         self.all_events = False
@@ -93,6 +98,11 @@ class OutboundSession:
         self.interceptable = False  # ringing in bridge, or waiting in a bounded playback
         self.interceptor: OutboundSession | None = None
         self.intercept_evt = gevent.event.Event()
+        # ``hupall CAUSE VAR VALUE`` (replies.py): the ringing legs of this channel's bridge
+        # carry the dial string's {variables}; matching ones are hung up (call centers).
+        self.ring_marks: dict[str, str] = {}
+        self.legs_gone = gevent.event.Event()
+        self.legs_gone_cause = "NORMAL_CLEARING"
 
     # ----------------------------------------------------------------------- plumbing
     def scaled(self, seconds: float) -> float:
@@ -176,6 +186,10 @@ class OutboundSession:
     def _controller_gone(self) -> None:
         """The controller closed the socket without ``exit``."""
         if self.closed:
+            return
+        if resume.resumes(self):  # socket_resume: back to the dialplan (resume.py)
+            self.resuming = True
+            self._close(clean=False)
             return
         if self.chan.hangup_cause is None:
             self._mark_hangup("NORMAL_CLEARING", "controller")

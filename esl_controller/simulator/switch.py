@@ -14,6 +14,7 @@ from dataclasses import replace
 from gevent import socket as gsocket
 
 from .models import CallSpec, Endpoint, SimCall
+from .resume import continue_dialplan
 from .session import OutboundSession
 
 __all__ = ["CallSpec", "Endpoint", "FakeSwitch", "SimCall"]
@@ -43,7 +44,9 @@ class FakeSwitch:
     ``endpoints`` maps an endpoint key (``EXT`` of ``user/EXT@DOMAIN``, ``NUM`` of
     ``sofia/gateway/GW/NUM``) to its behaviour; a missing user is unregistered, a missing
     gateway number answers. Scripted timings (answer, talk, hangup, DTMF, playback, linger)
-    are multiplied by ``time_scale``.
+    are multiplied by ``time_scale``. ``controller_host`` / ``controller_port`` may change
+    while calls run: a channel's later ``socket`` (the dialplan's re-attach window after its
+    controller went away, ``resume.py``) connects to the address set then.
     """
 
     def __init__(self, controller_host: str, controller_port: int,
@@ -76,6 +79,8 @@ class FakeSwitch:
         finally:
             if self.channels.get(session.chan.uuid) is session:
                 del self.channels[session.chan.uuid]
+        if session.resuming:  # the controller went away: the dialplan goes on (resume.py)
+            continue_dialplan(self, session, timeout)
         if call.transferred_to is not None:
             # Blind transfer: the same channel runs the dialplan again -> socket -> a new
             # session with the transfer's destination and ``transfer_source`` set.

@@ -1,6 +1,6 @@
 """The audit commands run as real subprocesses: seal, verify (intact, then tampered with
 through sqlite3), checkpoints kept elsewhere, state at a moment, export, rebuild; and their
-bad input refused with one line, exit 2, nothing written."""
+bad input refused with one line, exit 2, nothing written but the refusal itself."""
 
 from __future__ import annotations
 
@@ -34,8 +34,6 @@ def test_seal_verify_state_export_rebuild_and_their_bad_input(acme: Pbx) -> None
     assert users["102"]["dnd"] is True and users["101"]["forwarding"] == {}
     assert "forwarding:          always -> 102" in acme.ok(
         "audit", "state", "--at", "2099-01-01", "--user", "101")
-    assert acme.fails("audit", "state", "--at", "half past ten") == (
-        "error: not a timestamp: 'half past ten' (use e.g. 2026-11-26 or 2026-11-26T14:05:00)")
 
     # export: JSON Lines of the range; a reversed range writes nothing
     day = dnd_at[:10]
@@ -45,14 +43,20 @@ def test_seal_verify_state_export_rebuild_and_their_bad_input(acme: Pbx) -> None
     assert [line["position"] for line in lines] == list(range(1, top + 1))
     assert lines[-1]["topic"].endswith("User.ForwardingEnabled")
     assert lines[-1]["data"]["destination"] == "102"
-    assert "reversed" in acme.fails("events", "export", "--from", "2026-12-01", "--to",
-                                    "2026-11-01", "--output", "reversed.jsonl")
-    assert not (acme.cwd / "reversed.jsonl").exists()
 
     assert acme.ok("projections", "rebuild", "call_log").startswith(
         f"rebuilt call_log from {top} events: equal to the live view")
     assert acme.ok("projections", "rebuild", "directory").startswith(
         f"rebuilt directory from {top} events: equal to the live view")
+
+    # refused: one line, exit 2, nothing written; the attempt itself is recorded
+    assert acme.fails("audit", "state", "--at", "half past ten") == (
+        "error: not a timestamp: 'half past ten' (use e.g. 2026-11-26 or 2026-11-26T14:05:00)")
+    assert "reversed" in acme.fails("events", "export", "--from", "2026-12-01", "--to",
+                                    "2026-11-01", "--output", "reversed.jsonl")
+    assert not (acme.cwd / "reversed.jsonl").exists()
+    assert [(e["type"], e["data"]["command"]) for e in acme.events()[top:]] == [
+        ("AuditRequestRefused", "audit state"), ("AuditRequestRefused", "events export")]
 
     # someone edits the SQLite file: verify names the position, exit status 1
     with sqlite3.connect(acme.cwd / "var" / "pbx.sqlite") as conn:

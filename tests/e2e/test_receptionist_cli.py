@@ -35,4 +35,21 @@ def test_assistant_and_receptionist_commands_and_their_bad_input(acme: Pbx) -> N
     assert "is no receptionist" in acme.fails("receptionist", "show", "101")
     assert "--esl" in acme.fails("receptionist", "transfer", "103",
                                  "00000000-0000-4000-8000-000000000001", "102")
+    # Queue handling (premium only): refused on the entry licence, nothing changed.
+    assert "queue handling comes with the premium licence only" in acme.fails(
+        "receptionist", "queues", "103", "Support")
+    assert acme.events() == before
+
+    acme.ok("queue", "add", "Support", "--extension", "700", "--tier", "25", "--policy",
+            "regular")
+    assert acme.ok("receptionist", "add", "103", "--licence", "premium") == (
+        "receptionist 103: premium licence (unlimited monitored users, queue handling)\n")
+    assert acme.ok("receptionist", "queues", "103", "700") == (
+        "receptionist 103 handles 1 queue(s): Support\n")
+    before = acme.events()
+    secret = {"PBX_ESL_PASSWORD": "not-the-default"}
+    assert "no call 00000000-0000-4000-8000-000000000001 is waiting in a queue" in acme.fails(
+        "receptionist", "take", "103", "00000000-0000-4000-8000-000000000001",
+        "--esl", "127.0.0.1:9", env=secret)  # refused before the switch is contacted
+    assert "no queue 'Billing'" in acme.fails("receptionist", "queues", "103", "Billing")
     assert acme.events() == before

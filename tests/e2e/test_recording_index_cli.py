@@ -87,3 +87,8 @@ def test_teams_search_labels_and_share_links(acme: Pbx) -> None:
     refused = [e for e in acme.events() if e["type"] == "RecordingAccessRefused"]
     assert [(e["data"]["extension"], e["data"]["action"]) for e in refused] == [
         ("102", "search"), ("101", "share")]
+    others = [e for e in acme.events() if e["type"] == "AuditRequestRefused"]  # not twice
+    assert [(e["data"]["command"], e["data"]["reason"]) for e in others] == [
+        ("recordings search", "invalid --from '2026-02-30': use YYYY-MM-DD or YYYY-MM-DDTHH:MM"),
+        ("recordings search", "--from 2026-03-05 is after --to 2026-03-01: reversed range"),
+        ("recordings unshare", f"share {share_id} is already revoked")]

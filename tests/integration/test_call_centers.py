@@ -173,12 +173,14 @@ def test_a_restarted_controller_keeps_agents_and_figures_closes_lost_calls_offer
     counts = figures_of(pbx)
     config = ServeConfig(db_url=pbx.db_url, listen=("127.0.0.1", 0), http=None,
                          esl=("127.0.0.1", inbound.port), esl_password=ESL_PASSWORD,
-                         gateway="trunk", poll_interval=0.01)
+                         gateway="trunk", poll_interval=0.01,
+                         reattach_window=0.3)  # the lost caller's channel never comes back
     again = Controller(config).start()
     try:
         after = again.directory
         assert {a: (v.state, v.until, v.reason) for a in ("102", "103")
                 if (v := after.agent_of(ent, a)) is not None} == states
+        wait_until(lambda: figures(again)[2] == counts[2] + 1, what="the lost call's abandon")
         assert figures(again) == (counts[0], counts[1], counts[2] + 1, 0, 0)
         assert again.directory.queue_calls == {}  # the lost caller: abandoned, not offered
         assert pbx.repository.get(lost.id).ended == "abandoned"

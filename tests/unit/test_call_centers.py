@@ -311,7 +311,8 @@ def test_recover_closes_the_calls_a_dead_controller_left_and_keeps_agent_states(
     assert rung(caller.run_until_ring_or_wait()) == ["101"]  # the controller dies here
     directory = Directory()
     restarted = QueueService(world.app, lambda: directory, clock=lambda: world.now)
-    assert restarted.recover() == 1
+    assert restarted.recover() == 1  # expected back for the re-attach window ...
+    assert restarted.abandon_unattached() == 1  # ... which passed: abandoned
     assert directory.queue_calls == {}
     ent = world.app.enterprise(None).id
     agent = directory.agent_of(ent, "102")
@@ -450,3 +451,22 @@ def test_a_call_ringing_an_agent_is_not_moved(world: World) -> None:
     assert rung(caller.run_until_ring_or_wait()) == ["101"]
     with pytest.raises(ValidationError, match="the call is ringing agent 101"):
         world.centers.move(None, caller.ctx.call_id, "Second line")
+
+
+def test_an_outside_callers_number_is_sealed_in_the_queue_and_erased_on_request(
+        world: World) -> None:
+    from esl_controller import privacy
+    from esl_controller.store import sqlite_path
+
+    world.queue()
+    world.busy.update({"101", "102", "103"})
+    caller = Caller(world, number="+31612345678")
+    caller.run_until_ring_or_wait()
+    path = sqlite_path(world.app.db_url)
+    assert path is not None
+    stored = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+    assert b"612345678" not in stored  # no spelling of the number in the log
+    queue = world.centers.queue(None, "Support")
+    assert [c["caller"] for c in world.centers.live(queue)["waiting"]] == ["+31612345678"]
+    privacy.erase_person(world.app, "+31612345678")
+    assert [c["caller"] for c in world.centers.live(queue)["waiting"]] == ["[erased]"]
