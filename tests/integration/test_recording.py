@@ -146,7 +146,7 @@ def test_on_demand_start_keeps_only_the_part_after_star_1(
 ) -> None:
     policy(recorder, "101", "on-demand-start")
     sim = call(recorder, internal("101", "102", dtmf_while_talking=[(3.0, "*"), (3.1, "1")]),
-               **{"102": Endpoint(talk_seconds=6.0)})
+               **{"102": Endpoint(talk_seconds=20.0)})  # ample time after *1 when loaded
     [rec] = recordings_of(recorder, sim.call_uuid)
     assert rec.kept is True
     seconds = len(audio(rec.path)) / 8000
