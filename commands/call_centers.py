@@ -115,6 +115,59 @@ def add(app: Pbx, name: str, enterprise: str | None, extension: str,
                f"{view.tier}, {view.policy}{wait} to {_shown(view.overflow)}")
 
 
+def _cleared(value: str | None) -> str | None | bool:
+    """A media or destination option of ``queue set``: ``none`` clears it."""
+    if value is None:
+        return False  # not given
+    return None if value.strip().lower() == "none" else value
+
+
+@queue.command("set")
+@click.argument("name")
+@enterprise_option
+@click.option("--tier", type=click.Choice([str(t) for t in TIERS]))
+@click.option("--policy", metavar="|".join(POLICIES))
+@click.option("--max-wait", type=int, metavar="S", help="Overflow after S seconds (0: never).")
+@click.option("--overflow", metavar="DEST", help="busy, EXT, vm:EXT or a number (none: busy).")
+@click.option("--comfort-every", type=int, metavar="S", help="Comfort message interval (0: off).")
+@click.option("--comfort", metavar="MEDIA", help="The comfort message (none: remove).")
+@click.option("--welcome", metavar="MEDIA", help="The welcome greeting (none: remove).")
+@click.option("--welcome-mandatory/--welcome-optional", default=None)
+@click.option("--music", metavar="MEDIA", help="Music while waiting (none: hold music).")
+@click.option("--bounce-after", type=int, metavar="S")
+@click.option("--max-no-answers", type=int, metavar="N")
+@click.option("--wrap-up", type=int, metavar="S")
+@click.option("--stranded", type=click.Choice(STRANDED))
+@click.option("--auto-answer/--no-auto-answer", default=None)
+@click.option("--priority-number", "priority_numbers", multiple=True, metavar="NUMBER",
+              help="Replaces the priority numbers (repeatable; 'none' for none).")
+@click.option("--announce", type=click.Choice(ANNOUNCE))
+@click.option("--overflow-greeting", metavar="MEDIA", help="(none: remove).")
+@pass_app
+def set_(app: Pbx, name: str, enterprise: str | None, **options: Any) -> None:
+    """Change a queue's settings in place (only those given); waiting callers stay."""
+    changes: dict[str, Any] = {}
+    for key in ("tier", "policy", "bounce_after", "max_no_answers", "wrap_up", "stranded",
+                "announce", "welcome_mandatory", "auto_answer"):
+        if options[key] is not None:
+            changes[key] = int(options[key]) if key == "tier" else options[key]
+    for key in ("max_wait", "comfort_every"):
+        if options[key] is not None:
+            changes[key] = options[key] or None  # 0: off
+    for key in ("overflow", "comfort", "welcome", "music", "overflow_greeting"):
+        value = _cleared(options[key])
+        if value is not False:
+            changes[key] = value
+    if options["priority_numbers"]:
+        given = [n for n in options["priority_numbers"] if n.strip().lower() != "none"]
+        changes["priority_numbers"] = given
+    view = CallCenters(app).set(enterprise, name, changes)
+    wait = f"overflow after {view.max_wait} s" if view.max_wait else "overflow when full"
+    click.echo(f"queue {view.name} changed ({', '.join(k.replace('_', '-') for k in changes)}"
+               f"): tier {view.tier}, {view.policy}, {wait} to {_shown(view.overflow)}, "
+               f"announce {view.announce}")
+
+
 @queue.group("agent")
 def agent_group() -> None:
     """A queue's agents."""

@@ -210,6 +210,46 @@ class CallCenters:
         existing = directory.queue_named(ent.id, name)
         if existing is not None:
             raise ValidationError(f"queue {existing.name} already exists in {ent.name!r}")
+        extension = self.app.check_extension_free(ent, extension)
+        e164s: list[str] = []
+        for raw in numbers_:
+            e164 = self.app.check_number_free(ent, raw)
+            if e164 in e164s:
+                raise ValidationError(f"number {e164} is given twice")
+            e164s.append(e164)
+        config = self._config(ent, extension, e164s, dict(
+            tier=tier, policy=policy, max_wait=max_wait, overflow=overflow,
+            comfort_every=comfort_every, bounce_after=bounce_after, auto_answer=auto_answer,
+            welcome=welcome, welcome_mandatory=welcome_mandatory, comfort=comfort,
+            music=music, stranded=stranded, wrap_up=wrap_up, max_no_answers=max_no_answers,
+            priority_numbers=list(priority_numbers), announce=announce,
+            overflow_greeting=overflow_greeting))
+        queue_id = Queue.create_id(ent.id, name)
+        try:
+            queue: Queue = self.app.repository.get(queue_id)
+            queue.reinstate(name, extension, e164s, config)
+        except AggregateNotFoundError:
+            queue = Queue(ent.id, name, extension, e164s, config)
+        self.app.save(queue)
+        return self.queue(ent.name, name)
+
+    def _config(self, ent: EnterpriseView, extension: str, e164s: Sequence[str],
+                settings: dict[str, Any]) -> dict[str, Any]:
+        """The queue's settings checked and in their stored form (``add`` and ``set``):
+        the overflow destination resolved, priority numbers in E.164."""
+        tier, policy = int(settings["tier"]), str(settings["policy"])
+        max_wait, overflow = settings.get("max_wait"), settings.get("overflow")
+        comfort_every = settings.get("comfort_every")
+        bounce_after = int(settings.get("bounce_after", DEFAULT_BOUNCE_AFTER))
+        auto_answer = bool(settings.get("auto_answer", False))
+        welcome, comfort = settings.get("welcome"), settings.get("comfort")
+        welcome_mandatory = bool(settings.get("welcome_mandatory", False))
+        music, stranded = settings.get("music"), str(settings.get("stranded", "overflow"))
+        wrap_up = int(settings.get("wrap_up", DEFAULT_WRAP_UP))
+        max_no_answers = int(settings.get("max_no_answers", DEFAULT_MAX_NO_ANSWERS))
+        priority_numbers = list(settings.get("priority_numbers") or ())
+        announce = str(settings.get("announce") or "none")
+        overflow_greeting = settings.get("overflow_greeting")
         if tier not in TIERS:
             raise ValidationError(f"the tier is {', '.join(map(str, TIERS))} waiting callers, "
                                   f"not {tier}")
@@ -235,13 +275,6 @@ class CallCenters:
                                   f"{', '.join(ANNOUNCE)}")
         if overflow_greeting is not None and not overflow_greeting.strip():
             raise ValidationError("the overflow greeting is empty")
-        extension = self.app.check_extension_free(ent, extension)
-        e164s: list[str] = []
-        for raw in numbers_:
-            e164 = self.app.check_number_free(ent, raw)
-            if e164 in e164s:
-                raise ValidationError(f"number {e164} is given twice")
-            e164s.append(e164)
         destination = (None if overflow is None
                        else self.destination(ent, overflow, extension, e164s))
         vips = [numbers.normalise(n, ent.country) for n in priority_numbers]
@@ -256,14 +289,37 @@ class CallCenters:
             config["announce"] = announce
         if overflow_greeting is not None:
             config["overflow_greeting"] = overflow_greeting.strip()
-        queue_id = Queue.create_id(ent.id, name)
-        try:
-            queue: Queue = self.app.repository.get(queue_id)
-            queue.reinstate(name, extension, e164s, config)
-        except AggregateNotFoundError:
-            queue = Queue(ent.id, name, extension, e164s, config)
+        return config
+
+    CLEARABLE = ("max_wait", "comfort_every", "overflow", "welcome", "comfort", "music",
+                 "overflow_greeting")
+
+    def set(self, enterprise: str | None, name: str, changes: dict[str, Any]) -> QueueView:
+        """Change a queue's settings in place (``pbx queue set``): only those in ``changes``
+        (the names of ``add``'s settings); ``None`` clears a clearable one (no maximum
+        wait, no comfort message, no greeting, default music, busy overflow). The whole
+        result is checked as ``add`` checks it; one ``QueueReconfigured`` event."""
+        view = self.queue(enterprise, name)
+        ent = self.app.directory().enterprises[view.enterprise_id]
+        if not changes:
+            raise ValidationError("nothing to change: give at least one setting")
+        unknown = sorted(set(changes) - {"tier", "policy", "bounce_after", "auto_answer",
+                                         "welcome_mandatory", "stranded", "wrap_up",
+                                         "max_no_answers", "priority_numbers", "announce",
+                                         *self.CLEARABLE})
+        if unknown:
+            raise ValidationError(f"not a queue setting: {', '.join(unknown)}")
+        for key, value in changes.items():
+            if value is None and key not in self.CLEARABLE:
+                raise ValidationError(f"{key.replace('_', '-')} cannot be cleared")
+        queue: Queue = self.app.repository.get(view.id)
+        config = self._config(ent, view.extension, view.numbers,
+                              {**queue.config, **changes})
+        if config == queue.config:
+            raise ValidationError(f"queue {view.name} has these settings already")
+        queue.reconfigure(config)
         self.app.save(queue)
-        return self.queue(ent.name, name)
+        return self.queue(ent.name, view.name)
 
     def destination(self, ent: EnterpriseView, raw: str, own_extension: str,
                     own_numbers: Sequence[str]) -> str:

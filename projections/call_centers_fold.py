@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -32,7 +33,7 @@ CALL_TOPIC = "esl_controller.domain.call_centers:QueueCall"
 AGENT_TOPIC = "esl_controller.domain.call_centers:Agent"
 EVENTS: dict[str, tuple[str, ...]] = {
     QUEUE_TOPIC: ("QueueCreated", "QueueReinstated", "QueueRemoved", "QueueAgentAdded",
-                  "QueueAgentRemoved",
+                  "QueueAgentRemoved", "QueueReconfigured",
                   "QueueSupervisorAdded", "QueueSupervisorRemoved"),  # supervisors (CC-5)
     CALL_TOPIC: ("QueueCallEnqueued", "QueueCallOffered", "QueueCallBounced",
                  "QueueCallAnswered", "QueueCallOverflowed", "QueueCallAbandoned",
@@ -188,6 +189,15 @@ class CallCentersFold(TargetIndex):
         self.queue_figures.setdefault(qid, QueueFigures())
         self._put_target(TargetView(KIND, qid, view.enterprise_id, view.name, view.extension,
                                     view.numbers))
+
+    def _on_QueueReconfigured(self, qid: UUID, e: Any) -> None:
+        old = self.queues.get(qid)
+        if old is None:
+            return
+        self._put_queue(qid, SimpleNamespace(name=old.name, extension=old.extension,
+                                             numbers=old.numbers, config=e.config))
+        self.queues[qid] = replace(self.queues[qid], agents=old.agents,
+                                   supervisors=old.supervisors)
 
     def _on_QueueRemoved(self, qid: UUID, e: Any) -> None:
         self.queues.pop(qid, None)

@@ -83,6 +83,11 @@ class Queue(Aggregate):
     def remove(self) -> None:
         self.removed = True
 
+    @event("QueueReconfigured")
+    def reconfigure(self, config: dict[str, Any]) -> None:
+        """New settings (``pbx queue set``); name, extension, numbers and agents stay."""
+        self.config = dict(config)
+
     @event("QueueAgentAdded")
     def add_agent(self, extension: str) -> None:
         self.agents = [a for a in self.agents if a != extension] + [extension]

@@ -49,3 +49,13 @@ def test_a_queue_is_set_up_called_and_shown_live(acme: Pbx) -> None:
     assert acme.json("queue", "show", "Support")["figures"]["answered"] == 1
     assert acme.ok("agent", "sign-out", "101", "Support") == (
         "agent 101 signed out of queue Support\n")
+    # changed in place (pbx queue set): only the settings given, the agents stay
+    assert acme.ok("queue", "set", "Support", "--announce", "both", "--max-wait", "300",
+                   "--welcome", "none") == (
+        "queue Support changed (announce, max-wait, welcome): tier 25, regular, overflow "
+        "after 300 s to 103, announce both\n")
+    before = acme.events()
+    assert "unknown policy 'nope'" in acme.fails(
+        "queue", "set", "Support", "--max-wait", "30", "--tier", "50", "--policy", "nope")
+    assert "nothing to change" in acme.fails("queue", "set", "Support")
+    assert acme.events() == before

@@ -470,3 +470,30 @@ def test_an_outside_callers_number_is_sealed_in_the_queue_and_erased_on_request(
     assert [c["caller"] for c in world.centers.live(queue)["waiting"]] == ["+31612345678"]
     privacy.erase_person(world.app, "+31612345678")
     assert [c["caller"] for c in world.centers.live(queue)["waiting"]] == ["[erased]"]
+
+
+def test_a_queue_is_changed_in_place_keeping_its_agents_and_waiting_callers(
+        world: World) -> None:
+    from esl_controller.errors import ValidationError
+
+    world.queue()
+    world.busy.update({"101", "102", "103"})
+    caller = Caller(world)
+    caller.run_until_ring_or_wait()
+    view = world.centers.set(None, "Support", {"announce": "position", "max_wait": 120,
+                                               "overflow": "104", "welcome": "hello.wav"})
+    assert (view.announce, view.max_wait, view.overflow, view.welcome) == (
+        "position", 120, "104", "hello.wav")
+    assert view.agents == ("101", "102", "103") and view.extension == "700"
+    world.app.catch_up(world.directory)
+    assert [c.call_id for c in world.directory.waiting_in(view.id)] == [caller.ctx.call_id]
+    cleared = world.centers.set(None, "Support", {"max_wait": None, "welcome": None})
+    assert (cleared.max_wait, cleared.welcome, cleared.announce) == (None, None, "position")
+    world.app.catch_up(world.directory)
+    assert world.fresh().state() == world.directory.state()  # rebuild equals live
+    before = world.app.last_position()
+    for bad in ({"tier": 30}, {"announce": "shout"}, {"overflow": "700"}, {},
+                {"policy": None}, {"wrap_up": 100000}):
+        with pytest.raises(ValidationError):
+            world.centers.set(None, "Support", bad)
+    assert world.app.last_position() == before  # nothing written
