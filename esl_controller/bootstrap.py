@@ -11,7 +11,11 @@ import gevent
 
 from esl_controller.application import Pbx
 from esl_controller.assistants import AssistantsService  # manager/assistant (MA-1)
-from esl_controller.call_centers import REATTACH_WINDOW, QueueService  # issue 5
+from esl_controller.call_centers import (  # issue 5
+    POLL_CATCH_UP_SECONDS,
+    REATTACH_WINDOW,
+    QueueService,
+)
 from esl_controller.call_history import CallsService
 from esl_controller.call_writer import CallWriter
 from esl_controller.callback_on_busy import CHECK_SECONDS, CallbackOnBusy
@@ -141,7 +145,8 @@ class Controller:
                                    node=config.node or "{}:{}".format(*config.listen),
                                    reattach_window=REATTACH_WINDOW
                                    if config.reattach_window is None
-                                   else config.reattach_window)
+                                   else config.reattach_window,
+                                   poll_catch_up=POLL_CATCH_UP_SECONDS)
         services.commands["queue"] = self.queues.handle
         services.call_ended.append(self.queues.call_ended)
         # An offer ringing an agent who turns unavailable is withdrawn (CC-2).

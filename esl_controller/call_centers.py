@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -84,6 +85,7 @@ from projections.directory import Directory, EnterpriseView
 log = logging.getLogger(__name__)
 
 SAVE_RETRIES = 3
+POLL_CATCH_UP_SECONDS = 0.025  # a poll reads the log at most this often (see _handle)
 # Seconds a caller left waiting by a previous process has to re-attach after a restart:
 # more than the dialplan's window (4 x 5 s of hold music between connection attempts).
 REATTACH_WINDOW = 30.0
@@ -471,8 +473,10 @@ class QueueService:
     def __init__(self, app: Pbx, directory: Callable[[], Directory],
                  clock: Callable[[], datetime] = _now, busy: Busy = None,
                  seeds: random.Random | None = None, node: str = "",
-                 reattach_window: float = REATTACH_WINDOW) -> None:
+                 reattach_window: float = REATTACH_WINDOW,
+                 poll_catch_up: float = 0.0) -> None:
         self.app = app
+        self.poll_catch_up = poll_catch_up  # the controller: POLL_CATCH_UP_SECONDS
         # Restarts (see ``recover``): this controller's name in the queue calls' events,
         # the seconds a caller has to come back, the calls still expected back (call id
         # -> queue call id) and the calls this process's sessions hold.
@@ -490,6 +494,7 @@ class QueueService:
         # Calls of this process that asked the queue anything: only they can be in a queue
         # when they end (every other call's end costs nothing here).
         self._touched: set[str] = set()
+        self._polled_at = 0.0  # when a poll last brought the directory up to date
 
     def handle(self, command: Command, ctx: CallContext) -> CommandResult:
         self._touched.add(ctx.call_id)
@@ -504,7 +509,12 @@ class QueueService:
         name = command.name
         if name in ("sign-in", "sign-out"):
             return self._sign(command, ctx)
-        self._catch_up()
+        if name != "poll" or time.monotonic() - self._polled_at >= self.poll_catch_up:
+            # Every waiting caller polls every slice: hundreds of polls a second would each
+            # read the log. This process's own writes are folded as they are made (below);
+            # other processes' (CLI, another node) reach a poll at most this late.
+            self._catch_up()
+            self._polled_at = time.monotonic()
         directory = self.directory()
         queue = directory.queues.get(UUID(command.arg("queue")))
         if queue is None:
