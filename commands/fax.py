@@ -97,6 +97,18 @@ def received(app: Pbx, name: str, enterprise: str | None, as_json: bool) -> None
           ["when", "from", "pages", "status", "detail"])
 
 
+@fax.command("purge")
+@click.option("--older-than", "days", type=int, required=True, metavar="DAYS",
+              help="Delete the files of faxes received more than DAYS days ago.")
+@pass_app
+def purge(app: Pbx, days: int) -> None:
+    """Retention: delete received faxes' TIFF and PDF files past DAYS (FaxPurged each; who
+    sent them, when and how many pages stay in the log)."""
+    purged = use_cases.purge_faxes(app, days)
+    click.echo(f"purged {len(purged)} fax(es) received more than {days} day(s) ago: "
+               "files deleted, FaxPurged recorded")
+
+
 def _summary(found: FaxLineView) -> str:
     reach = ", ".join([f"number {national_format(n)}" for n in found.numbers]
                       + ([f"extension {found.extension}"] if found.extension else []))

@@ -87,6 +87,8 @@ def read_password(path: str | None) -> str | None:
               help="Folder for voicemail audio (default: var/voicemail).")
 @click.option("--fax-dir", default=None, type=click.Path(file_okay=False),
               help="Folder for received faxes, TIFF and PDF (default: var/fax).")
+@click.option("--fax-retention", default=None, type=click.IntRange(1, 36500), metavar="DAYS",
+              help="Delete received faxes' files after DAYS days, checked daily (default: keep).")
 @click.option("--recordings-dir", default=None, type=click.Path(file_okay=False),
               help="Folder for call recordings, shared with FreeSWITCH (default: "
                    "var/recordings).")
@@ -102,6 +104,7 @@ def serve(
     gateway: str | None, smtp: str | None = None, mail_from: str | None = None,
     voicemail_dir: str | None = None, fax_dir: str | None = None,
     recordings_dir: str | None = None, node: str | None = None, reattach_window: int = 30,
+    fax_retention: int | None = None,
 ) -> None:
     """Run the controller until interrupted (Ctrl-C / SIGTERM)."""
     password = read_password(esl_password_file)
@@ -125,6 +128,7 @@ def serve(
         mail_from=mail_from,
         voicemail_dir=voicemail_dir,
         fax_dir=fax_dir,
+        fax_retention_days=fax_retention,
         recordings_dir=recordings_dir,  # call recording (REC-1)
         node=node.strip() if node and node.strip() else None,  # restarts (call centers)
         reattach_window=float(reattach_window),

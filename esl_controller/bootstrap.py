@@ -69,6 +69,7 @@ class ServeConfig:
     mail_from: str | None = None
     voicemail_dir: str | None = None
     fax_dir: str | None = None  # received faxes (TIFF, PDF) (OPT-3); default var/fax
+    fax_retention_days: int | None = None  # delete faxes' files after this (None: keep)
     # Music on hold (USR-11): the stream for every enterprise, and per enterprise id.
     hold_music: str | None = None
     hold_music_by_enterprise: tuple[tuple[str, str], ...] = ()
@@ -219,6 +220,17 @@ class Controller:
         assert self.worker is not None, "projections run in another process"
         return self.worker.recording_index
 
+    def _purge_faxes(self, days: int) -> None:
+        """Once a day: the files of faxes received more than ``days`` ago (FaxPurged)."""
+        from esl_controller.fax import purge_faxes
+
+        while True:
+            try:
+                purge_faxes(self.app, days)
+            except Exception:  # boundary: the purger keeps running after a store hiccup
+                log.exception("fax purge failed")
+            gevent.sleep(24 * 3600)
+
     def _follow_directory(self) -> None:
         while True:
             try:
@@ -238,6 +250,9 @@ class Controller:
         self._greenlets.append(gevent.spawn(self.callback_on_busy.run))
         self._greenlets.append(gevent.spawn(self.hotdesk.run_auto_logout))
         self._greenlets.append(gevent.spawn(self.recordings.run_purger))  # REC-2 retention
+        if self.config.fax_retention_days is not None:  # fax retention, daily
+            self._greenlets.append(gevent.spawn(self._purge_faxes,
+                                                self.config.fax_retention_days))
         self.call_services.start()  # park slot lamps
         if self.mwi is not None:
             self.mwi.start()

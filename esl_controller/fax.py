@@ -14,7 +14,7 @@ import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 from uuid import UUID
@@ -107,6 +107,33 @@ def fax_line(app: Pbx, enterprise: str | None, name: str) -> FaxLineView:
 def received_faxes(app: Pbx, line_id: UUID) -> list[Fax]:
     """The faxes a line received, oldest first."""
     return sorted((f for f in _all_faxes(app) if f.line_id == line_id), key=lambda f: f.at)
+
+
+RETENTION_DAYS_RANGE = (1, 36500)
+
+
+def purge_faxes(app: Pbx, older_than_days: int, now: datetime | None = None) -> list[Fax]:
+    """Retention of received faxes: the TIFF and PDF of every fax received more than
+    ``older_than_days`` ago are deleted and ``FaxPurged`` recorded (who sent it, when and
+    how many pages stay, as the call log keeps a call); returns the faxes purged."""
+    low, high = RETENTION_DAYS_RANGE
+    if not low <= older_than_days <= high:
+        raise ValidationError(f"--older-than is {low} to {high} days, not {older_than_days}")
+    before = (now or datetime.now(UTC)) - timedelta(days=older_than_days)
+    purged: list[Fax] = []
+    for _, event in app.events_after(0, [FAX_TOPIC]):
+        fax: Fax = app.repository.get(event.originator_id)
+        if fax.at >= before or getattr(fax, "purged_at", None) is not None:
+            continue
+        for path in {fax.path, fax.pdf or "", str(Path(fax.path).with_suffix(".pdf"))}:
+            if path:
+                _remove(Path(path))
+        fax.purge(now or datetime.now(UTC), f"retention: received before {before:%Y-%m-%d}")
+        app.save(fax)
+        purged.append(fax)
+    if purged:
+        log.info("fax: purged %d fax(es) received before %s", len(purged), before)
+    return purged
 
 
 def _all_faxes(app: Pbx) -> Iterator[Fax]:

@@ -86,6 +86,7 @@ class Fax(Aggregate):
         self.mailed_to: tuple[str, ...] = ()
         self.failure: str | None = None
         self.pdf: str | None = None
+        self.purged_at: datetime | None = None
 
     @event("FaxMailed")
     def mailed(self, to: tuple[str, ...], pdf: str) -> None:
@@ -98,8 +99,16 @@ class Fax(Aggregate):
         """Reception failed (nothing to mail) or the e-mail was given up."""
         self.failure = reason
 
+    @event("FaxPurged")
+    def purge(self, at: datetime, reason: str) -> None:
+        """Retention: the TIFF and PDF files were deleted; the record of the fax stays."""
+        self.purged_at = at
+        self.purge_reason = reason
+
     @property
     def status(self) -> str:
+        if getattr(self, "purged_at", None) is not None:
+            return "purged"
         if self.failure is not None:
             return "failed"
         return "mailed" if self.mailed_to else "pending"

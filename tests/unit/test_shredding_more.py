@@ -208,3 +208,34 @@ def test_record_refusal_keeps_the_command_reason_and_who(app: Pbx) -> None:
     assert (event.command, event.reason, event.at) == (
         "audit state", "not a timestamp: 'nonsense'", NOW)
     assert event.by and event.originator_id == refusal.id
+
+
+def test_fax_retention_deletes_old_faxes_files_and_keeps_their_record(
+        app: Pbx, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    fax_use_cases.add_fax_line(app, None, "Office fax", "020 7654322", "fax@acme.example")
+    line = app.directory().fax_line(app.enterprise(None).id, "Office fax")
+    assert line is not None
+    paths = []
+    for day, call_id in ((NOW - timedelta(days=40), CTX.call_id),
+                         (NOW - timedelta(days=2), "c0ffee00-0000-4000-8000-0000000000bb")):
+        service = FaxService(app, tmp_path / "fax", clock=lambda day=day: day)
+        prepared = service.handle(Command("fax", "prepare", (("line", str(line.id)),)), CTX)
+        path = prepared.value.removeprefix("path=")
+        _write_tiff(path, 1, JAN)
+        assert service.handle(Command("fax", "received", (
+            ("line", str(line.id)), ("call", call_id), ("path", path), ("ok", "1"),
+            ("caller", JAN), ("station", JAN))), CTX).ok
+        paths.append(Path(path))
+    old, recent = paths
+    assert old.with_suffix(".pdf").exists()  # the TIFF went when it became a PDF
+    with pytest.raises(ValidationError):
+        fax_use_cases.purge_faxes(app, 0, now=NOW)
+    [purged] = fax_use_cases.purge_faxes(app, 30, now=NOW)
+    assert not old.with_suffix(".pdf").exists()
+    assert recent.with_suffix(".pdf").exists()
+    first, second = received_faxes(app, line.id)
+    assert (first.status, first.pages) == ("purged", 1) and second.status != "purged"
+    assert fax_use_cases.purge_faxes(app, 30, now=NOW) == []  # once only
+    assert purged.pages == 1
