@@ -102,6 +102,40 @@ def add(app: Pbx, name: str, enterprise: str | None, extension: str,
                f"{group.policy}, members {', '.join(group.member_extensions())}")
 
 
+@hunt_group.command("set")
+@click.argument("name")
+@enterprise_option
+@click.option("--policy", metavar="|".join(POLICIES), help="How the members are hunted.")
+@click.option("--member-timeout", type=int, metavar="S",
+              help="Seconds a member rings before the next one.")
+@click.option("--after", type=int, metavar="S", help="The whole hunt's bound (0: none).")
+@click.option("--no-answer", metavar="DEST", help="When nobody answers (none: no forwarding).")
+@click.option("--busy", metavar="DEST", help="When every member is busy (none: no forwarding).")
+@click.option("--not-reachable", metavar="DEST",
+              help="When no member can be reached (none: no forwarding).")
+@pass_app
+def set_(app: Pbx, name: str, enterprise: str | None, policy: str | None,
+         member_timeout: int | None, after: int | None, no_answer: str | None,
+         busy: str | None, not_reachable: str | None) -> None:
+    """Change a hunt group's hunting in place (only what is given); members stay."""
+    changes: dict[str, Any] = {}
+    if policy is not None:
+        changes["policy"] = policy
+    if member_timeout is not None:
+        changes["member_timeout"] = member_timeout
+    if after is not None:
+        changes["after"] = after or None
+    for key, value in (("no_answer", no_answer), ("busy", busy),
+                       ("not_reachable", not_reachable)):
+        if value is not None:
+            changes[key] = None if value.strip().lower() == "none" else value
+    group = HuntGroups(app).set(enterprise, name, changes)
+    forwards = ", ".join(f"{kind} to {dest}" for kind, dest in group.forwarding) or "none"
+    bound = f", whole hunt {group.total_timeout} s" if group.total_timeout else ""
+    click.echo(f"hunt group {group.name} changed: {group.policy}, {group.member_timeout} s "
+               f"per member{bound}; forwarding {forwards}")
+
+
 @hunt_group.command("add-member")
 @click.argument("name")
 @click.argument("extension")

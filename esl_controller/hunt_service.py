@@ -223,6 +223,46 @@ class HuntGroups:
                                   "outgoing calling plan does not allow")
         return e164
 
+    FORWARDS = {"no_answer": "no-answer", "busy": "busy", "not_reachable": "not-reachable"}
+
+    def set(self, enterprise: str | None, name: str, changes: dict[str, Any]
+            ) -> HuntGroupView:
+        """Change a group's hunting in place (``pbx hunt-group set``): ``policy``,
+        ``member_timeout``, ``after`` (the whole hunt's bound; None: none) and the
+        ``no_answer`` / ``busy`` / ``not_reachable`` destinations (None: none). Checked as
+        ``add`` checks them; one ``HuntGroupReconfigured`` event. Members keep their
+        weights (used again if the group becomes weighted)."""
+        view, group = self._load(enterprise, name)
+        ent = self.app.directory().enterprises[view.enterprise_id]
+        unknown = sorted(set(changes) - {"policy", "member_timeout", "after", *self.FORWARDS})
+        if unknown:
+            raise ValidationError(f"not a hunt group setting: {', '.join(unknown)}")
+        if not changes:
+            raise ValidationError("nothing to change: give at least one setting")
+        policy = str(changes.get("policy", group.policy)).strip().lower()
+        if policy not in POLICIES:
+            raise ValidationError(f"unknown policy {policy!r}: use {', '.join(POLICIES)}")
+        member_timeout = int(changes.get("member_timeout", group.member_timeout))
+        _check_range("member timeout", member_timeout, MEMBER_TIMEOUT_RANGE)
+        after = changes["after"] if "after" in changes else group.total_timeout
+        if after is not None:
+            _check_range("group no-answer time (--after)", after, TOTAL_TIMEOUT_RANGE)
+        forwarding = dict(group.forwarding)
+        for key, kind in self.FORWARDS.items():
+            if key not in changes:
+                continue
+            if changes[key] is None:
+                forwarding.pop(kind, None)
+            else:
+                forwarding[kind] = self.destination(ent, changes[key], view.extension,
+                                                    view.numbers)
+        if (policy, member_timeout, after, forwarding) == (
+                group.policy, group.member_timeout, group.total_timeout, group.forwarding):
+            raise ValidationError(f"hunt group {view.name} has these settings already")
+        group.reconfigure(policy, member_timeout, after, forwarding)
+        self.app.save(group)
+        return self.group(ent.name, view.name)
+
     def _load(self, enterprise: str | None, name: str) -> tuple[HuntGroupView, HuntGroup]:
         view = self.group(enterprise, name)
         group: HuntGroup = self.app.repository.get(view.id)

@@ -23,6 +23,7 @@ EVENTS: dict[str, tuple[str, ...]] = {
         "HuntGroupCreated",
         "HuntGroupReinstated",
         "HuntGroupRemoved",
+        "HuntGroupReconfigured",
         "HuntGroupMemberAdded",
         "HuntGroupMemberRemoved",
         "HuntGroupMemberSignedOut",
@@ -128,6 +129,11 @@ class HuntGroupsFold(TargetIndex):
         view = self.hunt_groups.get(gid)
         if view is not None:
             self.hunt_groups[gid] = replace(view, **changes)
+
+    def _on_HuntGroupReconfigured(self, gid: UUID, e: Any) -> None:
+        self._change_hunt_group(gid, policy=e.policy, member_timeout=e.member_timeout,
+                                total_timeout=e.total_timeout,
+                                forwarding=tuple(sorted(e.forwarding.items())))
 
     def _on_HuntGroupMemberAdded(self, gid: UUID, e: Any) -> None:
         view = self.hunt_groups.get(gid)

@@ -98,6 +98,15 @@ class HuntGroup(Aggregate):
         self._configure(name, extension, numbers, policy, members, member_timeout,
                         total_timeout, forwarding)
 
+    @event("HuntGroupReconfigured")
+    def reconfigure(self, policy: str, member_timeout: int, total_timeout: int | None,
+                    forwarding: dict[str, str]) -> None:
+        """New hunting settings (``pbx hunt-group set``); name, numbers, members stay."""
+        self.policy = policy
+        self.member_timeout = member_timeout
+        self.total_timeout = total_timeout
+        self.forwarding = dict(forwarding)
+
     @event("HuntGroupRemoved")
     def remove(self) -> None:
         self.removed = True

@@ -84,3 +84,15 @@ def test_a_call_to_the_group_explains_each_member_it_tried(acme: Pbx) -> None:
     assert "hunts weighted (seed " in out
     assert "every member is busy" in out
     assert "ended: busy (USER_BUSY)" in out
+    # changed in place: the next call hunts the new way
+    assert acme.ok("hunt-group", "set", "Desk", "--policy", "regular", "--busy", "103") == (
+        "hunt group Desk changed: regular, 15 s per member; forwarding busy to 103\n")
+    before = acme.events()
+    assert "the member timeout is 5 to 120, not 1" in acme.fails(
+        "hunt-group", "set", "Desk", "--member-timeout", "1")
+    assert "has these settings already" in acme.fails("hunt-group", "set", "Desk",
+                                                      "--policy", "regular")
+    assert acme.events() == before
+    out = acme.ok("simulate", "call", "--from", "101", "--to", "610",
+                  "--endpoint", "102=busy")
+    assert "forwards to 103" in out

@@ -399,3 +399,29 @@ def test_members_are_added_removed_and_weighted_only_where_it_applies(app: Pbx) 
         groups.remove_member(None, "Support", "101")
     with pytest.raises(ValidationError, match="no user with extension '199'"):
         groups.add_member(None, "Support", "199")
+
+
+def test_a_group_is_changed_in_place_and_calls_follow_the_new_hunting(app: Pbx) -> None:
+    add(app, "regular", "101,102")
+    ex = Exchange(app)
+    actions, _story = ex.call("600", lambda _l: RingResult.BUSY, caller="104")
+    assert rung(actions)[-1][0] != ("103",)  # no busy forwarding yet
+    groups = HuntGroups(app)
+    view = groups.set(None, "Sales", {"policy": "simultaneous", "busy": "103", "after": 40})
+    assert (view.policy, view.forward("busy"), view.total_timeout) == ("simultaneous", "103", 40)
+    assert view.member_extensions() == ("101", "102") and view.extension == "600"
+    ex = Exchange(app)
+    actions, story = ex.call("600", lambda _l: RingResult.BUSY, caller="104")
+    assert rung(actions)[0][0] == ("101", "102")  # simultaneous now
+    assert rung(actions)[-1][0] == ("103",)
+    cleared = groups.set(None, "Sales", {"busy": None, "after": None})
+    assert (cleared.forward("busy"), cleared.total_timeout) == (None, None)
+    fresh = Directory()
+    app.catch_up(fresh)
+    assert fresh.hunt_groups[view.id] == app.directory().hunt_groups[view.id]
+    before = app.last_position()
+    for bad in ({"policy": "random"}, {"member_timeout": 1}, {"busy": "600"}, {},
+                {"busy": None}, {"colour": "red"}):
+        with pytest.raises(ValidationError):
+            groups.set(None, "Sales", bad)
+    assert app.last_position() == before  # nothing written
