@@ -51,10 +51,12 @@ def controller(pbx: Pbx, inbound: FakeInboundESL) -> Iterator[Controller]:
     running.stop()
 
 
-def switch(controller: Controller, **endpoints: Endpoint) -> FakeSwitch:
+def switch(controller: Controller, scale: float = 0.02, **endpoints: Endpoint) -> FakeSwitch:
+    """The simulator dialling ``controller``; ``scale``: wall seconds per simulated second
+    (a test that must act while a phone rings wants more than the default 0.4 s ring)."""
     host, port = controller.esl_address
     table = {"101": Endpoint(), "102": Endpoint(), "103": Endpoint(), **endpoints}
-    return FakeSwitch(host, port, endpoints=table, time_scale=0.02)
+    return FakeSwitch(host, port, endpoints=table, time_scale=scale)
 
 
 def internal(caller: str, destination: str, **kw: object) -> CallSpec:

@@ -43,8 +43,9 @@ def test_group_pickup_connects_the_colleague_to_the_caller(
 ) -> None:
     CallServices(pbx).add_pickup_group(None, "Sales", ["102", "103"])
     caught_up(controller)
-    fs = switch(controller, **{"102": Endpoint("no-answer")})
-    first = in_background(fs, internal("101", "102", hangup_after=200))
+    # a 2 s ring (20 simulated seconds): room for the pickup on a loaded machine
+    fs = switch(controller, scale=0.1, **{"102": Endpoint("no-answer")})
+    first = in_background(fs, internal("101", "102", hangup_after=100))
     ringing(controller, pbx, "102")
     picker = fs.place_call(internal("103", "*8"))
     rang = first()
@@ -63,8 +64,9 @@ def test_group_pickup_connects_the_colleague_to_the_caller(
 def test_directed_pickup_takes_the_named_colleagues_call(
     controller: Controller, pbx: Pbx
 ) -> None:
-    fs = switch(controller, **{"102": Endpoint("no-answer")})
-    first = in_background(fs, internal("101", "102", hangup_after=200))
+    # a 2 s ring (20 simulated seconds): room for the pickup on a loaded machine
+    fs = switch(controller, scale=0.1, **{"102": Endpoint("no-answer")})
+    first = in_background(fs, internal("101", "102", hangup_after=100))
     ringing(controller, pbx, "102")
     picker = fs.place_call(internal("103", "*97102"))
     rang = first()
