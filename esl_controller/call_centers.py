@@ -491,13 +491,9 @@ class QueueService:
         self.seeds = seeds or random.Random()
         self.centers = CallCenters(app, clock)
         self._lock = gevent.lock.RLock()  # one dispatcher decision at a time
-        # Calls of this process that asked the queue anything: only they can be in a queue
-        # when they end (every other call's end costs nothing here).
-        self._touched: set[str] = set()
         self._polled_at = 0.0  # when a poll last brought the directory up to date
 
     def handle(self, command: Command, ctx: CallContext) -> CommandResult:
-        self._touched.add(ctx.call_id)
         try:
             with self._lock:
                 return self._handle(command, ctx)
@@ -681,9 +677,8 @@ class QueueService:
     # -- the end of a call, and a restart ------------------------------------------------
     def call_ended(self, ctx: CallContext) -> None:
         """The session's end hook: a call still in a queue was abandoned by its caller."""
-        if ctx.call_id not in self._touched:
-            return  # never reached a queue
-        self._touched.discard(ctx.call_id)
+        if ctx.call_id not in self._held:
+            return  # never entered a queue through this process: ends cost nothing here
         self._held.discard(ctx.call_id)  # restarts: no longer held by this process
         try:
             with self._lock:
